@@ -17,7 +17,7 @@ export interface RecordInput {
 }
 
 /** One decoded record, with its absolute offset and timestamp. */
-export interface Record {
+export interface LogRecord {
   offset: bigint;
   timestamp: bigint;
   key: Buffer | null;
@@ -55,7 +55,7 @@ export interface DecodedBatch {
   producerId: bigint;
   producerEpoch: number;
   baseSequence: number;
-  records: Record[];
+  records: LogRecord[];
   /** Total size of the batch in bytes. */
   sizeInBytes: number;
 }
