@@ -1,0 +1,119 @@
+/**
+ * The engine's public surface: what an embedding app, the embedded clients and every frontend use.
+ * A frontend never touches a file; everything goes through these calls.
+ */
+import type { ReadResult, TimestampOffset } from '../storage/types.js';
+
+/** ms since the epoch. */
+export type Millis = number;
+
+/** acks as Kafka defines them: 0 = don't wait, 1 = written by the owner, -1/'all' = durable per the topic's flush policy. */
+export type Acks = 0 | 1 | -1 | 'all';
+
+/** A logger with pino's call shape (pino loggers fit). */
+export interface Logger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface SluiceOptions {
+  /** Directory holding all partitions and metadata; created if missing. */
+  dataDir: string;
+  /** Owner worker threads; partitions are spread over them. Default: available cores. */
+  owners?: number;
+  /** Bytes of each owner's SharedArrayBuffer append ring. Default 8 MiB. */
+  ringBytes?: number;
+  /** Default topic configs, by Kafka name (e.g. { 'retention.ms': '3600000' }). */
+  topicDefaults?: Record<string, string>;
+  /** Partitions for auto-created topics (num.partitions). Default 1. */
+  defaultPartitions?: number;
+  /** Time source shared with the owner threads; default the system clock. */
+  clock?: ManualClock;
+  /** How often owners run retention/compaction (log.retention.check.interval.ms). Default 300000. */
+  maintenanceIntervalMs?: number;
+  logger?: Logger;
+}
+
+/**
+ * A controllable clock whose time lives in shared memory, so owner threads see the same time.
+ * `set`/`advance` move it; it never moves on its own.
+ */
+export interface ManualClock {
+  readonly buffer: SharedArrayBuffer;
+  now(): Millis;
+  set(ms: Millis): void;
+  advance(ms: Millis): void;
+}
+
+export interface CreateTopicOptions {
+  partitions?: number;
+  /** Topic configs by Kafka name; validated (ConfigError names the bad key). */
+  configs?: Record<string, string>;
+}
+
+export interface PartitionDescription {
+  partition: number;
+  logStartOffset: bigint;
+  logEndOffset: bigint;
+  highWatermark: bigint;
+  sizeBytes: number;
+  /** Always 0 on a single node; the broker id of the leader in a cluster. */
+  leader: number;
+}
+
+export interface TopicDescription {
+  name: string;
+  /** Stable id (UUID) kept in the topic metadata. */
+  topicId: string;
+  internal: boolean;
+  partitions: PartitionDescription[];
+  /** Effective configs by Kafka name (topic overrides over defaults). */
+  configs: Record<string, string>;
+  /** Only the keys set on the topic itself. */
+  overrides: Record<string, string>;
+}
+
+export interface AppendOptions {
+  acks?: Acks;
+  /** Reject if not acknowledged within this time (SluiceError TIMEOUT). Default 30000. */
+  timeoutMs?: number;
+}
+
+/** Result of appending one set of batches to one partition. */
+export interface AppendResult {
+  /** Offset of the first record written; -1n for acks=0. */
+  baseOffset: bigint;
+  lastOffset: bigint;
+  /** LogAppendTime of the batch, or -1n for CreateTime topics. */
+  logAppendTime: bigint;
+  logStartOffset: bigint;
+}
+
+/** Which offset to resolve with `listOffset`. */
+export type OffsetSpec = 'earliest' | 'latest' | { timestamp: bigint | number };
+
+export interface CommittedOffset {
+  topic: string;
+  partition: number;
+  /** -1n when the group has no committed offset for this partition (as Kafka answers). */
+  offset: bigint;
+  metadata: string | null;
+  leaderEpoch: number;
+}
+
+export interface OffsetCommitEntry {
+  topic: string;
+  partition: number;
+  offset: bigint;
+  metadata?: string | null;
+  leaderEpoch?: number;
+}
+
+export interface ProducerIdAndEpoch {
+  producerId: bigint;
+  producerEpoch: number;
+}
+
+export type { ReadResult, TimestampOffset };
