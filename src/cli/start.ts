@@ -1,0 +1,99 @@
+/** `sluice start`: a single-node Kafka-compatible broker on an embedded engine. */
+import { resolve } from 'node:path';
+import pino from 'pino';
+import type { CommandDef } from './command.js';
+import { UsageError } from './command.js';
+import { configFromEnv, readPropertiesFile, resolveBrokerConfig } from './broker-config.js';
+
+export const startCommand: CommandDef = {
+  name: 'start',
+  summary: 'Run a single-node broker that Kafka clients can use unchanged.',
+  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE]',
+  details:
+    'Settings come from, in order of precedence: flags, SLUICE_* environment variables\n' +
+    '(SLUICE_LOG_RETENTION_HOURS=1 sets log.retention.hours), the --config properties file (Kafka\'s\n' +
+    'broker key names), and defaults. Unknown keys refuse to start. See docs/configuration.md.\n' +
+    'Prints one line when ready; SIGINT/SIGTERM flush and shut down cleanly.',
+  options: [
+    { name: 'port', type: 'string', short: 'p', value: 'PORT', description: 'TCP port to listen on', default: '9092' },
+    { name: 'host', type: 'string', value: 'HOST', description: 'Address to listen on', default: '127.0.0.1' },
+    { name: 'data-dir', type: 'string', short: 'd', value: 'DIR', description: 'Where topics are stored (log.dirs)', default: './sluice-data' },
+    { name: 'config', type: 'string', short: 'c', value: 'FILE', description: 'Broker properties file with Kafka key names' },
+    { name: 'log-level', type: 'string', value: 'LEVEL', description: 'Log level: trace, debug, info, warn, error', default: 'info' },
+  ],
+  async run({ values, stdout }) {
+    const flags: Record<string, string> = {};
+    const file = typeof values['config'] === 'string' ? readPropertiesFile(values['config']) : {};
+    const fileListener = file['listeners'];
+    const host = typeof values['host'] === 'string' ? values['host'] : undefined;
+    const port = typeof values['port'] === 'string' ? values['port'] : undefined;
+    if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError(`--port expects a number, got "${port}"`);
+    if (host !== undefined || port !== undefined) {
+      const base = /^(?:[A-Z_]+:\/\/)?\[?([^\]]*?)\]?:(\d+)$/.exec(fileListener ?? '') ?? [null, '127.0.0.1', '9092'];
+      flags['listeners'] = `PLAINTEXT://${host ?? base[1]}:${port ?? base[2]}`;
+    }
+    if (typeof values['data-dir'] === 'string') flags['log.dirs'] = values['data-dir'];
+    const cfg = resolveBrokerConfig(file, configFromEnv(process.env), flags);
+
+    const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
+    const logger = pino({ name: 'sluice', level }, pino.destination(2));
+    const dataDir = resolve(cfg.dataDir);
+
+    const { Sluice } = await import('../engine/engine.js');
+    const { startKafkaServer } = await import('../frontends/kafka/server.js');
+    const engine = await Sluice.open({
+      dataDir,
+      owners: cfg.ownerThreads,
+      ringBytes: cfg.ringBytes,
+      topicDefaults: cfg.topicDefaults,
+      defaultPartitions: cfg.defaultPartitions,
+      maintenanceIntervalMs: cfg.maintenanceIntervalMs,
+      logger,
+    });
+    let server;
+    try {
+      server = await startKafkaServer({
+        engine,
+        host: cfg.host,
+        port: cfg.port,
+        advertisedHost: cfg.advertisedHost,
+        advertisedPort: cfg.advertisedPort,
+        brokerId: cfg.brokerId,
+        autoCreateTopics: cfg.autoCreateTopics,
+        defaultPartitions: cfg.defaultPartitions,
+        socketRequestMaxBytes: cfg.socketRequestMaxBytes,
+        offsetsTopicPartitions: cfg.offsetsTopicPartitions,
+        brokerConfig: cfg.entries,
+        groupOptions: cfg.group,
+        logger,
+      });
+    } catch (e) {
+      await engine.close();
+      throw e;
+    }
+    const { host: boundHost, port: boundPort } = server.address;
+    stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir})\n`);
+
+    return await new Promise<number>((resolveExit) => {
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        void (async () => {
+          try {
+            await server.close();
+            await engine.close();
+            logger.info({}, 'stopped cleanly');
+            resolveExit(0);
+          } catch (e) {
+            logger.error({ err: e }, 'error during shutdown');
+            resolveExit(1);
+          }
+        })();
+      };
+      process.once('SIGINT', () => stop('SIGINT'));
+      process.once('SIGTERM', () => stop('SIGTERM'));
+    });
+  },
+};

@@ -1,0 +1,53 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { configFromEnv, parseProperties, resolveBrokerConfig } from '../../src/cli/broker-config.js';
+import { ConfigError } from '../../src/errors.js';
+
+test('properties files parse with Kafka syntax: comments, separators, continuations', () => {
+  const p = parseProperties('# comment\n! also\nlog.dirs=/tmp/x\nnum.partitions: 3\nlisteners = PLAINTEXT://0.0.0.0:9093\nlog.cleanup.policy=delete,\\\n  compact\n');
+  assert.deepEqual(p, {
+    'log.dirs': '/tmp/x',
+    'num.partitions': '3',
+    'listeners': 'PLAINTEXT://0.0.0.0:9093',
+    'log.cleanup.policy': 'delete,compact',
+  });
+});
+
+test('defaults match Kafka and derive topic defaults', () => {
+  const c = resolveBrokerConfig();
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.port, 9092);
+  assert.equal(c.dataDir, './sluice-data');
+  assert.equal(c.topicDefaults['retention.ms'], String(168 * 3600000));
+  assert.equal(c.topicDefaults['segment.bytes'], '1073741824');
+  assert.equal(c.autoCreateTopics, true);
+  assert.equal(c.topicDefaults['flush.messages'], undefined);
+});
+
+test('later sources win; retention ms beats minutes beats hours', () => {
+  const c = resolveBrokerConfig(
+    { 'log.retention.hours': '1', 'num.partitions': '2' },
+    { 'log.retention.minutes': '5' },
+    { 'num.partitions': '4', 'listeners': 'PLAINTEXT://0.0.0.0:19092' },
+  );
+  assert.equal(c.topicDefaults['retention.ms'], '300000');
+  assert.equal(c.defaultPartitions, 4);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.advertisedHost, '127.0.0.1');
+  assert.equal(c.port, 19092);
+  assert.equal(resolveBrokerConfig({ 'log.retention.ms': '7', 'log.retention.minutes': '5' }).topicDefaults['retention.ms'], '7');
+});
+
+test('unknown keys and bad values refuse with the key named', () => {
+  assert.throws(() => resolveBrokerConfig({ 'log.retention.hourz': '1' }), (e: unknown) => e instanceof ConfigError && e.key === 'log.retention.hourz');
+  assert.throws(() => resolveBrokerConfig({ 'num.partitions': 'three' }), /num.partitions: expected an integer/);
+  assert.throws(() => resolveBrokerConfig({ 'num.partitions': '0' }), /num.partitions: must be at least 1/);
+  assert.throws(() => resolveBrokerConfig({ 'auto.create.topics.enable': 'yes' }), /expected true or false/);
+  assert.throws(() => resolveBrokerConfig({ 'listeners': 'nonsense' }), /listeners/);
+  assert.throws(() => resolveBrokerConfig({ 'log.cleanup.policy': 'shred' }), /log.cleanup.policy/);
+});
+
+test('SLUICE_* environment variables map to keys; unknown ones are refused', () => {
+  assert.deepEqual(configFromEnv({ SLUICE_LOG_RETENTION_HOURS: '2', PATH: '/bin' }), { 'log.retention.hours': '2' });
+  assert.throws(() => configFromEnv({ SLUICE_NOPE: '1' }), /SLUICE_NOPE/);
+});
