@@ -55,6 +55,8 @@ export interface DecodedBatch {
   producerId: bigint;
   producerEpoch: number;
   baseSequence: number;
+  /** The raw attributes field (codec, timestamp type, transactional, control, delete-horizon bits). */
+  attributes: number;
   records: LogRecord[];
   /** Total size of the batch in bytes. */
   sizeInBytes: number;
