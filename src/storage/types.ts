@@ -32,6 +32,8 @@ export interface LogConfig {
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** file.delete.delay.ms — delay before deleting files of removed segments. Default 60000. */
   fileDeleteDelayMs: number;
+  /** Accepted-but-ignored Kafka keys (compression.type, min.insync.replicas, ...) kept for DescribeConfigs. */
+  otherConfigs?: Readonly<Record<string, string>>;
 }
 
 /** A source of time in ms since the epoch; the engine passes a shared manual clock in tests. */
@@ -90,4 +92,22 @@ export interface RecoveryReport {
   logEndOffset: bigint;
   /** Human-readable lines of what was cut and rebuilt. */
   actions: string[];
+  /** Offsets cut from the end of the log ([from, to) as they were before recovery); null if nothing was cut. */
+  truncatedOffsets: { from: bigint; to: bigint } | null;
+  /** Invalid data found: file name (relative to the partition dir), byte position, and why. */
+  corruptions: CorruptionInfo[];
+  /** Index files (names) rebuilt from their log. */
+  rebuiltIndexes: string[];
+  /** Segments whose batches were read and CRC-checked, and how many bytes that was (0 on a clean open). */
+  scannedSegments: number;
+  scannedBytes: number;
+}
+
+/** One piece of invalid on-disk data found by recovery. */
+export interface CorruptionInfo {
+  file: string;
+  position: number;
+  reason: string;
+  /** True if this is inside the last segment's unflushed tail (expected after a crash). */
+  inTail: boolean;
 }

@@ -1,0 +1,103 @@
+/** File names inside a partition directory and small crash-safe helpers. */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export const LOG_SUFFIX = '.log';
+export const INDEX_SUFFIX = '.index';
+export const TIME_INDEX_SUFFIX = '.timeindex';
+/** Output of the cleaner being written; deleted on open (Kafka's rule). */
+export const CLEANED_SUFFIX = '.cleaned';
+/** A finished cleaner output waiting to replace its sources; completed on open (Kafka's rule). */
+export const SWAP_SUFFIX = '.swap';
+/** A removed segment waiting for file.delete.delay.ms; deleted on open. */
+export const DELETED_SUFFIX = '.deleted';
+
+export const CLEAN_SHUTDOWN_FILE = 'clean-shutdown';
+export const LEADER_EPOCH_FILE = 'leader-epoch-checkpoint';
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+export const RECOVERY_POINT_FILE = 'recovery-point-offset-checkpoint';
+export const LOG_START_FILE = 'log-start-offset-checkpoint';
+
+/** Kafka's 20-digit zero-padded file name stem for a base offset. */
+export function segmentStem(baseOffset: bigint): string {
+  return baseOffset.toString().padStart(20, '0');
+}
+
+export function segmentFileName(baseOffset: bigint, suffix: string): string {
+  return segmentStem(baseOffset) + suffix;
+}
+
+/** Parses `NNNNNNNNNNNNNNNNNNNN.log` → base offset, or null for anything else. */
+export function parseSegmentLogName(name: string): bigint | null {
+  if (name.length !== 20 + LOG_SUFFIX.length || !name.endsWith(LOG_SUFFIX)) return null;
+  const stem = name.slice(0, 20);
+  return /^\d{20}$/.test(stem) ? BigInt(stem) : null;
+}
+
+/** Base offsets of the segment .log files in `dir`, ascending. */
+export function listSegmentBases(dir: string): bigint[] {
+  const bases: bigint[] = [];
+  for (const name of fs.readdirSync(dir)) {
+    const b = parseSegmentLogName(name);
+    if (b !== null) bases.push(b);
+  }
+  return bases.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+export function fsyncDir(dir: string): void {
+  let fd = -1;
+  try {
+    fd = fs.openSync(dir, 'r');
+    fs.fsyncSync(fd);
+  } catch {
+    // some filesystems refuse fsync on directories; the data files were synced already
+  } finally {
+    if (fd >= 0) fs.closeSync(fd);
+  }
+}
+
+/** Writes a small file atomically and durably: temp file, fsync, rename, fsync of the directory. */
+export function writeFileAtomic(file: string, content: string): void {
+  const tmp = file + '.tmp';
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, content);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDir(path.dirname(file));
+}
+
+export function unlinkIfExists(file: string): boolean {
+  try {
+    fs.unlinkSync(file);
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+}
+
+export function isEnoent(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException | null)?.code === 'ENOENT';
+}
+
+/** Reads a single-offset checkpoint (`0\n1\n<offset>\n`: version, count, value); null if absent or malformed. */
+export function readOffsetCheckpoint(file: string): bigint | null {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    if (isEnoent(e)) return null;
+    throw e;
+  }
+  const lines = text.split('\n').map((l) => l.trim());
+  if (lines[0] !== '0' || lines[1] !== '1' || !lines[2] || !/^-?\d+$/.test(lines[2])) return null;
+  return BigInt(lines[2]);
+}
+
+export function writeOffsetCheckpoint(file: string, offset: bigint): void {
+  writeFileAtomic(file, `0\n1\n${offset}\n`);
+}

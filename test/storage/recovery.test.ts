@@ -1,0 +1,243 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { decodeBatches } from '../../src/record/batch.js';
+import { SluiceError } from '../../src/errors.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
+import { StorageCorruptionError } from '../../src/storage/recovery.js';
+import type { IoMode } from '../../src/storage/segment.js';
+import { config, makeBatch, recordingSink, rmDir, segmentFiles, snapshotDir, tempDir } from './helpers.js';
+
+const CFG = config({ segmentBytes: 1500, indexIntervalBytes: 200, retentionMs: -1 });
+
+/** A log with several segments, left open (not closed); returns it with the bytes of every batch appended. */
+function buildOpenLog(dir: string, batches = 40, ioMode: IoMode = 'pwrite'): { log: PartitionLog; written: Buffer[] } {
+  const log = PartitionLog.open({ dir, config: CFG, ioMode });
+  const written: Buffer[] = [];
+  for (let i = 0; i < batches; i++) {
+    const b = makeBatch(1 + (i % 3), { tag: `b${i}`, valueSize: 30 });
+    log.append(b, { assignOffsets: true });
+    written.push(Buffer.from(b)); // patched in place with its offset by append
+  }
+  return { log, written };
+}
+
+/** All bytes of the log, read through its reader. */
+function allBytes(log: PartitionLog): Buffer {
+  const parts: Buffer[] = [];
+  for (let o = log.logStartOffset; o < log.highWatermark; ) {
+    const r = log.read(o, { maxBytes: 1 << 20 });
+    parts.push(Buffer.from(r.records));
+    o = r.nextOffset;
+  }
+  return Buffer.concat(parts);
+}
+
+function activeLogFile(dir: string): string {
+  return path.join(dir, segmentFiles(dir).at(-1) as string);
+}
+
+for (const ioMode of ['pwrite', 'mmap'] as IoMode[]) {
+  test(`crash without close (${ioMode}): the preallocated zero tail is not corruption; everything survives`, () => {
+    const dir = tempDir();
+    const copy = dir + '-copy';
+    try {
+      const { log, written } = buildOpenLog(dir, 40, ioMode);
+      snapshotDir(dir, copy); // what kill -9 leaves: page cache contents, no marker, preallocated files
+      assert.equal(fs.statSync(activeLogFile(copy)).size, CFG.segmentBytes, 'active segment is preallocated');
+      const sink = recordingSink();
+      const re = PartitionLog.open({ dir: copy, config: CFG, sink, ioMode });
+      const rep = re.recoveryReport;
+      assert.equal(rep.clean, false);
+      assert.equal(rep.truncatedBytes, 0);
+      assert.deepEqual(rep.corruptions, []);
+      assert.equal(rep.truncatedOffsets, null);
+      assert.equal(rep.scannedSegments, 1, 'only the last segment (after the recovery point) is scanned');
+      assert.equal(re.logEndOffset, log.logEndOffset);
+      assert.ok(allBytes(re).equals(Buffer.concat(written)), 'byte for byte');
+      assert.equal(sink.lines.filter((l) => l.level !== 'info').length, 0);
+      re.append(makeBatch(1), { assignOffsets: true });
+      re.close();
+      log.close();
+    } finally {
+      rmDir(dir);
+      rmDir(copy);
+    }
+  });
+}
+
+test('torn tail: a half-written last batch is cut and reported; the prefix is intact', () => {
+  const dir = tempDir();
+  const copy = dir + '-copy';
+  try {
+    const { log, written } = buildOpenLog(dir);
+    const activeSize = log.activeSegment.size;
+    const lastLen = (written.at(-1) as Buffer).length;
+    const lastBase = decodeBatches(written.at(-1) as Buffer)[0]?.baseOffset as bigint;
+    snapshotDir(dir, copy);
+    fs.truncateSync(activeLogFile(copy), activeSize - Math.floor(lastLen / 2));
+    const sink = recordingSink();
+    const re = PartitionLog.open({ dir: copy, config: CFG, sink });
+    const rep = re.recoveryReport;
+    assert.equal(rep.truncatedBytes, lastLen - Math.floor(lastLen / 2));
+    assert.equal(re.logEndOffset, lastBase);
+    assert.equal(rep.truncatedOffsets?.from, lastBase);
+    assert.equal(rep.truncatedOffsets?.to, log.logEndOffset);
+    assert.equal(rep.corruptions.length, 1);
+    assert.equal(rep.corruptions[0]?.inTail, true);
+    assert.match(rep.actions.join('\n'), /cut \d+ bytes/);
+    assert.ok(sink.lines.some((l) => l.level === 'warn' && /truncated/.test(l.msg)));
+    assert.ok(allBytes(re).equals(Buffer.concat(written.slice(0, -1))));
+    re.close();
+    log.close();
+  } finally {
+    rmDir(dir);
+    rmDir(copy);
+  }
+});
+
+test('flipped bytes in the tail of the active segment and in its indexes', () => {
+  const dir = tempDir();
+  const copy = dir + '-copy';
+  try {
+    const { log, written } = buildOpenLog(dir);
+    const active = log.activeSegment;
+    const n = decodeBatches(log.read(active.baseOffset, { maxBytes: 1 << 20 }).records).length;
+    assert.ok(n >= 3);
+    // the second-to-last batch of the active segment gets a flipped byte in its records
+    const victimLen = (written.at(-2) as Buffer).length;
+    const victimPos = active.size - (written.at(-1) as Buffer).length - victimLen;
+    const victimBase = decodeBatches(written.at(-2) as Buffer)[0]?.baseOffset as bigint;
+    snapshotDir(dir, copy);
+    const fd = fs.openSync(activeLogFile(copy), 'r+');
+    fs.writeSync(fd, Buffer.from([0xff]), 0, 1, victimPos + victimLen - 3);
+    fs.closeSync(fd);
+    // and garbage in the .index and .timeindex (unsorted entries)
+    const base = path.basename(activeLogFile(copy), '.log');
+    fs.writeFileSync(path.join(copy, base + '.index'), Buffer.from([0, 0, 0, 9, 0, 0, 0, 50, 0, 0, 0, 1, 0, 0, 0, 10]));
+    fs.writeFileSync(path.join(copy, base + '.timeindex'), Buffer.alloc(24, 0x7f));
+    const re = PartitionLog.open({ dir: copy, config: CFG });
+    const rep = re.recoveryReport;
+    assert.equal(re.logEndOffset, victimBase);
+    assert.equal(rep.corruptions[0]?.position, victimPos);
+    assert.match(rep.corruptions[0]?.reason ?? '', /CRC/);
+    assert.ok(rep.truncatedBytes >= victimLen);
+    assert.deepEqual(rep.rebuiltIndexes.sort(), [base + '.index', base + '.timeindex']);
+    assert.ok(allBytes(re).equals(Buffer.concat(written.slice(0, -2))));
+    // lookups through the rebuilt index work at every offset
+    for (let o = 0n; o < re.logEndOffset; o++) {
+      const b = decodeBatches(re.read(o, { maxBytes: 1 }).records)[0];
+      assert.ok(b && b.baseOffset <= o && o <= b.lastOffset);
+    }
+    re.close();
+    log.close();
+  } finally {
+    rmDir(dir);
+    rmDir(copy);
+  }
+});
+
+test('corruption in an earlier segment: refused with file and position, or truncated there on request', () => {
+  const dir = tempDir();
+  const copy = dir + '-copy';
+  try {
+    const { log } = buildOpenLog(dir, 60);
+    assert.ok(log.segments.length >= 4);
+    const victim = log.segments[1]!;
+    const name = path.basename(victim.logFile);
+    // the last batch of segment 1 (after its last index entry: caught even by the cheap check)
+    let pos = 0;
+    let lastPos = 0;
+    log.scanBatches(victim.baseOffset, (h, p, segBase) => {
+      if (segBase !== victim.baseOffset) return false;
+      lastPos = p;
+      pos = p + h.batchLength + 12;
+    });
+    assert.equal(pos, victim.size);
+    const lastBase = log.segments[1]!.batchAt(lastPos).baseOffset;
+    snapshotDir(dir, copy);
+    const fd = fs.openSync(path.join(copy, name), 'r+');
+    fs.writeSync(fd, Buffer.from([0x00, 0x00]), 0, 2, lastPos + 30);
+    fs.closeSync(fd);
+    const keep = copy + '-2';
+    snapshotDir(copy, keep);
+    const sink = recordingSink();
+    assert.throws(
+      () => PartitionLog.open({ dir: copy, config: CFG, sink }),
+      (e: unknown) => e instanceof StorageCorruptionError && e.code === 'STORAGE' && e.file === name && e.position === lastPos && e.report.corruptions.length === 1,
+    );
+    const err = sink.lines.find((l) => l.level === 'error');
+    assert.ok(err);
+    assert.deepEqual([(err.obj as { file: string }).file, (err.obj as { position: number }).position], [name, lastPos]);
+    // nothing was changed by the refusal
+    assert.deepEqual(segmentFiles(copy), segmentFiles(dir));
+    const re = PartitionLog.open({ dir: keep, config: CFG, onCorruption: 'truncate', sink: recordingSink() });
+    assert.equal(re.logEndOffset, lastBase);
+    assert.equal(re.segments.length, 2);
+    assert.deepEqual(re.recoveryReport.corruptions.map((c) => [c.file, c.position, c.inTail]), [[name, lastPos, false]]);
+    assert.ok(re.recoveryReport.truncatedBytes > 0);
+    re.close();
+    rmDir(keep);
+    // a flip in the middle of a synced segment is found by a full recovery (fsck) pass
+    const mid = copy + '-3';
+    snapshotDir(dir, mid);
+    const fd2 = fs.openSync(path.join(mid, path.basename(log.segments[0]!.logFile)), 'r+');
+    fs.writeSync(fd2, Buffer.from([0xee]), 0, 1, 70);
+    fs.closeSync(fd2);
+    assert.throws(() => PartitionLog.open({ dir: mid, config: CFG, fullRecovery: true }), (e: unknown) => e instanceof SluiceError && e.code === 'STORAGE' && /at byte 0/.test(e.message));
+    rmDir(mid);
+    log.close();
+  } finally {
+    rmDir(dir);
+    rmDir(copy);
+  }
+});
+
+test('clean open trusts the marker but rebuilds a missing or out-of-bounds index; leftovers are cleaned', () => {
+  const dir = tempDir();
+  try {
+    const { log, written } = buildOpenLog(dir);
+    const first = path.basename(log.segments[0]!.logFile, '.log');
+    const last = path.basename(log.activeSegment.logFile, '.log');
+    log.close();
+    fs.unlinkSync(path.join(dir, first + '.index'));
+    fs.unlinkSync(path.join(dir, first + '.timeindex'));
+    const idx = path.join(dir, last + '.index');
+    fs.appendFileSync(idx, Buffer.from([0, 0, 0x7f, 0, 0, 0, 0x7f, 0])); // last entry beyond the log
+    fs.writeFileSync(path.join(dir, first + '.log.cleaned'), 'junk');
+    fs.writeFileSync(path.join(dir, '00000000000000000003.log.deleted'), 'junk');
+    const re = PartitionLog.open({ dir, config: CFG });
+    const rep = re.recoveryReport;
+    assert.equal(rep.clean, true);
+    // only what differed is reported (the last segment's time index was fine)
+    assert.deepEqual(rep.rebuiltIndexes.sort(), [first + '.index', first + '.timeindex', last + '.index'].sort());
+    assert.ok(!fs.existsSync(path.join(dir, first + '.log.cleaned')));
+    assert.ok(!fs.existsSync(path.join(dir, '00000000000000000003.log.deleted')));
+    assert.ok(allBytes(re).equals(Buffer.concat(written)));
+    re.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test('an empty directory and a directory with only a .log file', () => {
+  const dir = tempDir();
+  try {
+    const empty = PartitionLog.open({ dir: path.join(dir, 'p0'), config: CFG });
+    assert.deepEqual([empty.logStartOffset, empty.logEndOffset, empty.highWatermark], [0n, 0n, 0n]);
+    assert.equal(empty.read(0n, { maxBytes: 100 }).records.length, 0);
+    empty.close();
+    // a lone .log (no indexes, no marker)
+    const b = Buffer.concat([makeBatch(2, { baseOffset: 100n }), makeBatch(3, { baseOffset: 102n })]);
+    const p1 = path.join(dir, 'p1');
+    fs.mkdirSync(p1);
+    fs.writeFileSync(path.join(p1, '00000000000000000100.log'), b);
+    const lone = PartitionLog.open({ dir: p1, config: CFG });
+    assert.deepEqual([lone.logStartOffset, lone.logEndOffset], [100n, 105n]);
+    assert.ok(lone.read(100n, { maxBytes: 1 << 20 }).records.equals(b));
+    lone.close();
+  } finally {
+    rmDir(dir);
+  }
+});
