@@ -1,0 +1,175 @@
+/**
+ * What every handler of the Kafka frontend sees: the engine, the group coordinator and offsets store, the
+ * broker's identity, its metrics, and small helpers shared by several APIs.
+ */
+import { isSluiceError } from '../../errors.js';
+import type { Logger } from '../../engine/types.js';
+import type { Sluice } from '../../engine/engine.js';
+import type { OffsetsStore } from '../../coordinator/offsets-store.js';
+import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
+import type { RequestHeader } from './generated/index.js';
+import type { Connection } from './connection.js';
+
+/** Counters of the broker, readable at any time (`server.metrics`). */
+export interface KafkaServerMetrics {
+  /** Bytes of record data copied in JS on the fetch path (0 when every record slice was sent by reference). */
+  fetchBytesCopied: number;
+  /** Bytes of record data handed to sockets by reference in Fetch responses. */
+  fetchRecordBytes: number;
+  /** Bytes of record data received in Produce requests (appended as views of the request frames). */
+  produceRecordBytes: number;
+  /** Requests decoded and handled. */
+  requests: number;
+  /** Connections accepted / currently open. */
+  connectionsAccepted: number;
+  connectionsOpen: number;
+  /** Connections the broker closed because of a protocol violation (bad frame, unknown API, ...). */
+  protocolErrors: number;
+}
+
+export function newMetrics(): KafkaServerMetrics {
+  return {
+    fetchBytesCopied: 0,
+    fetchRecordBytes: 0,
+    produceRecordBytes: 0,
+    requests: 0,
+    connectionsAccepted: 0,
+    connectionsOpen: 0,
+    protocolErrors: 0,
+  };
+}
+
+export interface BrokerContext {
+  readonly engine: Sluice;
+  readonly offsets: OffsetsStore;
+  readonly groups: GroupCoordinator;
+  readonly logger: Logger;
+  readonly metrics: KafkaServerMetrics;
+  readonly brokerId: number;
+  readonly clusterId: string;
+  readonly advertisedHost: string;
+  readonly advertisedPort: number;
+  readonly autoCreateTopics: boolean;
+  readonly defaultPartitions: number;
+  readonly socketRequestMaxBytes: number;
+  /** Broker-level settings reported by DescribeConfigs (broker resource), by Kafka name. */
+  readonly brokerConfigs: ReadonlyMap<string, string>;
+  /** name ↔ topic id, for APIs that address topics by id (Metadata v10+, Fetch v13+, DeleteTopics v6+). */
+  readonly topicIds: TopicIdCache;
+}
+
+/** Per-request information besides the body. */
+export interface RequestContext {
+  readonly header: RequestHeader;
+  readonly apiVersion: number;
+  readonly connection: Connection;
+  readonly clientHost: string;
+}
+
+/** Kafka error codes the frontend answers itself (numbers from Kafka's `Errors` enum). */
+export const ErrorCode = {
+  UNKNOWN_SERVER_ERROR: -1,
+  NONE: 0,
+  OFFSET_OUT_OF_RANGE: 1,
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  LEADER_NOT_AVAILABLE: 5,
+  NOT_LEADER_OR_FOLLOWER: 6,
+  REQUEST_TIMED_OUT: 7,
+  MESSAGE_TOO_LARGE: 10,
+  COORDINATOR_NOT_AVAILABLE: 15,
+  NOT_COORDINATOR: 16,
+  INVALID_TOPIC_EXCEPTION: 17,
+  INVALID_REQUIRED_ACKS: 21,
+  ILLEGAL_GENERATION: 22,
+  INVALID_GROUP_ID: 24,
+  UNKNOWN_MEMBER_ID: 25,
+  UNSUPPORTED_VERSION: 35,
+  TOPIC_ALREADY_EXISTS: 36,
+  INVALID_PARTITIONS: 37,
+  INVALID_REPLICATION_FACTOR: 38,
+  INVALID_REPLICA_ASSIGNMENT: 39,
+  INVALID_CONFIG: 40,
+  INVALID_REQUEST: 42,
+  POLICY_VIOLATION: 44,
+  UNSUPPORTED_FOR_MESSAGE_FORMAT: 43,
+  NON_EMPTY_GROUP: 68,
+  GROUP_ID_NOT_FOUND: 69,
+  FETCH_SESSION_ID_NOT_FOUND: 70,
+  FENCED_LEADER_EPOCH: 74,
+  UNKNOWN_LEADER_EPOCH: 75,
+  INVALID_RECORD: 87,
+  UNKNOWN_TOPIC_ID: 100,
+  UNSUPPORTED_ENDPOINT_TYPE: 114,
+} as const;
+
+/** The Kafka error code of anything a handler caught. */
+export function errorCodeOf(err: unknown): number {
+  if (isSluiceError(err)) return err.kafkaErrorCode;
+  return ErrorCode.UNKNOWN_SERVER_ERROR;
+}
+
+export function errorMessageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export function isUnknownTopic(err: unknown): boolean {
+  return isSluiceError(err) && err.code === 'UNKNOWN_TOPIC_OR_PARTITION';
+}
+
+/** Kafka's fixed zero UUID ("no topic id"). */
+export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
+
+/**
+ * Topic ids, looked up through `describeTopic` and remembered. Ids are stable for a topic's life; the cache
+ * drops an entry when the name no longer exists or was recreated (checked on each name lookup).
+ */
+export class TopicIdCache {
+  private readonly byName = new Map<string, string>();
+  private readonly byId = new Map<string, string>();
+  constructor(private readonly engine: Sluice) {}
+
+  /** The id of an existing topic (describes it on a miss). */
+  async idOf(name: string): Promise<string> {
+    const cached = this.byName.get(name);
+    if (cached !== undefined && this.engine.hasTopic(name)) return cached;
+    const d = await this.engine.describeTopic(name);
+    this.remember(name, d.topicId);
+    return d.topicId;
+  }
+
+  /** The name of the topic with this id, or undefined. Refreshes from the engine on a miss. */
+  async nameOf(id: string): Promise<string | undefined> {
+    const cached = this.byId.get(id);
+    if (cached !== undefined && this.engine.hasTopic(cached) && (await this.idOf(cached)) === id) return cached;
+    for (const name of this.engine.listTopics({ includeInternal: true })) {
+      if (this.byName.has(name)) continue;
+      try {
+        await this.idOf(name);
+      } catch {
+        // deleted meanwhile
+      }
+    }
+    const found = this.byId.get(id);
+    if (found !== undefined && this.engine.hasTopic(found) && this.byName.get(found) === id) return found;
+    return undefined;
+  }
+
+  remember(name: string, id: string): void {
+    const old = this.byName.get(name);
+    if (old !== undefined) this.byId.delete(old);
+    this.byName.set(name, id);
+    this.byId.set(id, name);
+  }
+
+  forget(name: string): void {
+    const old = this.byName.get(name);
+    if (old !== undefined) this.byId.delete(old);
+    this.byName.delete(name);
+  }
+}
+
+/** Whether a topic is internal the way Kafka flags it in Metadata. */
+export function isInternalTopic(name: string, flagged: boolean): boolean {
+  return flagged || name === '__consumer_offsets' || name === '__transaction_state';
+}

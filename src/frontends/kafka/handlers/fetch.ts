@@ -1,0 +1,191 @@
+/**
+ * Fetch (v4+). Each partition's records are the engine's read result — slices of memory-mapped segment
+ * files — handed to the response writer by reference, so they reach the socket without a copy (the
+ * dispatcher checks this and counts any copy in `metrics.fetchBytesCopied`).
+ *
+ * Long polls wait on the partitions' high watermarks with `engine.waitForData` (shared-memory waits, no
+ * polling) until min_bytes are available or max_wait_ms passes. max_bytes and partition max_bytes are
+ * honoured, with at least one batch for the first partition that has data (KIP-74). Fetch sessions are not
+ * kept: every answer is sessionless (session id 0), which clients accept and answer with full fetches.
+ */
+import type {
+  FetchRequest,
+  FetchResponseInput,
+  FetchResponsePartitionDataInput,
+  FetchResponseableTopicResponseInput,
+} from '../generated/index.js';
+import { batchSizeAt } from '../../../record/batch-header.js';
+import { isSluiceError } from '../../../errors.js';
+import { ErrorCode, ZERO_UUID, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
+
+const EMPTY = Buffer.alloc(0);
+const INT32_MAX = 0x7fffffff;
+
+interface Target {
+  topic: string | null;
+  topicId: string;
+  partition: number;
+  fetchOffset: bigint;
+  partitionMaxBytes: number;
+  /** Set when the partition cannot be read at all (unknown topic id, ...). */
+  fixedError: number;
+}
+
+export async function handleFetch(ctx: BrokerContext, req: FetchRequest, rc: RequestContext): Promise<FetchResponseInput> {
+  const v = rc.apiVersion;
+  if (v >= 7 && req.sessionId !== 0) {
+    // An incremental fetch of a session we never created (we answer every fetch sessionless).
+    return { throttleTimeMs: 0, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, sessionId: 0, responses: [] };
+  }
+  const targets: Target[] = [];
+  for (const t of req.topics) {
+    let name: string | null = v >= 13 ? null : t.topic;
+    let fixedError: number = ErrorCode.NONE;
+    if (v >= 13) {
+      name = t.topicId !== ZERO_UUID ? ((await ctx.topicIds.nameOf(t.topicId)) ?? null) : null;
+      if (name === null) fixedError = ErrorCode.UNKNOWN_TOPIC_ID;
+    }
+    for (const p of t.partitions) {
+      targets.push({
+        topic: name,
+        topicId: t.topicId,
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        partitionMaxBytes: p.partitionMaxBytes,
+        fixedError,
+      });
+    }
+  }
+  const isolation = req.isolationLevel === 1 ? 'read_committed' : 'read_uncommitted';
+  const maxBytes = req.maxBytes > 0 ? req.maxBytes : INT32_MAX;
+  const minBytes = Math.max(0, req.minBytes);
+  const deadline = Date.now() + Math.max(0, req.maxWaitMs);
+  for (;;) {
+    const round = readAll(ctx, targets, isolation, maxBytes);
+    const left = deadline - Date.now();
+    if (round.bytes >= minBytes || round.errors > 0 || left <= 0 || rc.connection.isClosed || targets.length === 0) {
+      return buildResponse(targets, round.partitions);
+    }
+    await waitForAny(ctx, targets, round.partitions, left, rc.connection.whenClosed);
+  }
+}
+
+interface Round {
+  partitions: FetchResponsePartitionDataInput[];
+  bytes: number;
+  errors: number;
+}
+
+function readAll(ctx: BrokerContext, targets: Target[], isolation: 'read_committed' | 'read_uncommitted', maxBytes: number): Round {
+  const partitions: FetchResponsePartitionDataInput[] = [];
+  let bytes = 0;
+  let errors = 0;
+  for (const t of targets) {
+    const out = readOne(ctx, t, isolation, maxBytes - bytes, bytes === 0);
+    if (out.errorCode !== ErrorCode.NONE) errors++;
+    const r = out.records;
+    if (r !== null && Buffer.isBuffer(r)) bytes += r.length;
+    partitions.push(out);
+  }
+  return { partitions, bytes, errors };
+}
+
+function readOne(
+  ctx: BrokerContext,
+  t: Target,
+  isolation: 'read_committed' | 'read_uncommitted',
+  budget: number,
+  minOneBatch: boolean,
+): FetchResponsePartitionDataInput {
+  const fail = (errorCode: number): FetchResponsePartitionDataInput => ({
+    partitionIndex: t.partition,
+    errorCode,
+    highWatermark: -1n,
+    lastStableOffset: -1n,
+    logStartOffset: -1n,
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: EMPTY,
+  });
+  if (t.fixedError !== ErrorCode.NONE || t.topic === null) return fail(t.fixedError || ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+  try {
+    const o = ctx.engine.offsets(t.topic, t.partition);
+    const base = {
+      partitionIndex: t.partition,
+      highWatermark: o.highWatermark,
+      lastStableOffset: o.lastStableOffset,
+      logStartOffset: o.logStartOffset,
+      abortedTransactions: isolation === 'read_committed' ? [] : null,
+      preferredReadReplica: -1,
+    };
+    if (t.fetchOffset < o.logStartOffset || t.fetchOffset > o.logEndOffset) {
+      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: EMPTY };
+    }
+    const limit = Math.min(t.partitionMaxBytes, budget);
+    if (limit <= 0 && !minOneBatch) return { ...base, errorCode: 0, records: EMPTY };
+    const res = ctx.engine.read(t.topic, t.partition, t.fetchOffset, { maxBytes: Math.max(1, limit), isolation });
+    let records = res.records;
+    // The engine returns at least one whole batch; only the first partition with data may exceed the limits.
+    if (!minOneBatch && records.length > limit) records = wholeBatchesWithin(records, limit);
+    return {
+      ...base,
+      highWatermark: res.highWatermark,
+      lastStableOffset: res.lastStableOffset,
+      logStartOffset: res.logStartOffset,
+      errorCode: 0,
+      records,
+    };
+  } catch (err) {
+    if (!isSluiceError(err)) ctx.logger.warn({ err, topic: t.topic, partition: t.partition }, 'fetch read failed');
+    return fail(errorCodeOf(err));
+  }
+}
+
+/** The longest prefix of whole batches that fits in `limit` bytes: a view, not a copy. */
+function wholeBatchesWithin(records: Buffer, limit: number): Buffer {
+  let end = 0;
+  for (;;) {
+    const size = batchSizeAt(records, end);
+    if (size <= 0 || end + size > limit || end + size > records.length) break;
+    end += size;
+  }
+  return end === records.length ? records : records.subarray(0, end);
+}
+
+/** Waits until any partition's high watermark moves past what this round saw, or `timeoutMs` passes. */
+async function waitForAny(
+  ctx: BrokerContext,
+  targets: Target[],
+  seen: FetchResponsePartitionDataInput[],
+  timeoutMs: number,
+  connectionClosed: Promise<void>,
+): Promise<void> {
+  const waits: Promise<unknown>[] = [connectionClosed];
+  targets.forEach((t, i) => {
+    if (t.topic === null) return;
+    const hw = seen[i]!.highWatermark;
+    const from = hw > t.fetchOffset ? hw : t.fetchOffset;
+    waits.push(ctx.engine.waitForData(t.topic, t.partition, from, timeoutMs).catch(() => true));
+  });
+  let timer: NodeJS.Timeout | undefined;
+  if (waits.length === 1) waits.push(new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))));
+  try {
+    await Promise.race(waits);
+  } finally {
+    if (timer !== undefined) clearTimeout(timer);
+  }
+}
+
+function buildResponse(targets: Target[], partitions: FetchResponsePartitionDataInput[]): FetchResponseInput {
+  const responses: FetchResponseableTopicResponseInput[] = [];
+  let current: { key: string; list: FetchResponsePartitionDataInput[] } | null = null;
+  targets.forEach((t, i) => {
+    const key = `${t.topic ?? ''}\u0000${t.topicId}`;
+    if (current === null || current.key !== key) {
+      current = { key, list: [] };
+      responses.push({ topic: t.topic ?? '', topicId: t.topicId, partitions: current.list });
+    }
+    current.list.push(partitions[i]!);
+  });
+  return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, responses };
+}

@@ -1,0 +1,133 @@
+/**
+ * Committed offsets: OffsetCommit (validated by the group coordinator, stored durably in
+ * `__consumer_offsets` through the offsets store) and OffsetFetch (v8+ batches several groups; an
+ * unknown group or partition answers offset -1, as Kafka does).
+ */
+import type {
+  OffsetCommitRequest,
+  OffsetCommitResponseInput,
+  OffsetCommitResponsePartitionInput,
+  OffsetFetchRequest,
+  OffsetFetchResponseInput,
+  OffsetFetchResponsePartitionInput,
+} from '../generated/index.js';
+import type { OffsetCommitEntry } from '../../../engine/types.js';
+import type { TopicPartition } from '../../../coordinator/types.js';
+import { DEFAULT_MAX_METADATA_BYTES } from '../../../coordinator/offsets-store.js';
+import { groupStoreErrorCode } from '../../../coordinator/group-coordinator.js';
+import { ErrorCode, type BrokerContext, type RequestContext } from '../context.js';
+
+const OFFSET_METADATA_TOO_LARGE = 12;
+
+export async function handleOffsetCommit(ctx: BrokerContext, req: OffsetCommitRequest, rc: RequestContext): Promise<OffsetCommitResponseInput> {
+  const v = rc.apiVersion;
+  const generationId = v >= 1 ? req.generationIdOrMemberEpoch : -1;
+  const memberId = v >= 1 ? req.memberId : '';
+  const groupError = ctx.groups.validateOffsetCommit({
+    groupId: req.groupId,
+    generationId,
+    memberId,
+    groupInstanceId: v >= 7 ? req.groupInstanceId : null,
+  });
+  const codes = new Map<string, number>();
+  const key = (topic: string, partition: number): string => `${partition}:${topic}`;
+  const entries: OffsetCommitEntry[] = [];
+  for (const t of req.topics) {
+    for (const p of t.partitions) {
+      let code = groupError;
+      if (code === ErrorCode.NONE) {
+        if (!ctx.engine.hasTopic(t.name) || p.partitionIndex < 0 || p.partitionIndex >= ctx.engine.partitionCount(t.name)) {
+          code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+        } else if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata, 'utf8') > DEFAULT_MAX_METADATA_BYTES) {
+          code = OFFSET_METADATA_TOO_LARGE;
+        } else if (p.committedOffset < 0n) {
+          code = ErrorCode.INVALID_REQUEST;
+        } else {
+          entries.push({
+            topic: t.name,
+            partition: p.partitionIndex,
+            offset: p.committedOffset,
+            metadata: p.committedMetadata,
+            leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
+          });
+        }
+      }
+      codes.set(key(t.name, p.partitionIndex), code);
+    }
+  }
+  if (entries.length > 0) {
+    try {
+      await ctx.offsets.commit(req.groupId, entries);
+    } catch (err) {
+      const code = groupStoreErrorCode(err);
+      ctx.logger.warn({ err, groupId: req.groupId }, 'offset commit failed');
+      for (const e of entries) codes.set(key(e.topic, e.partition), code);
+    }
+  }
+  return {
+    throttleTimeMs: 0,
+    topics: req.topics.map((t) => ({
+      name: t.name,
+      partitions: t.partitions.map(
+        (p): OffsetCommitResponsePartitionInput => ({ partitionIndex: p.partitionIndex, errorCode: codes.get(key(t.name, p.partitionIndex)) ?? 0 }),
+      ),
+    })),
+  };
+}
+
+interface FetchedTopic {
+  name: string;
+  partitions: OffsetFetchResponsePartitionInput[];
+}
+
+function fetchGroup(
+  ctx: BrokerContext,
+  groupId: string,
+  topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+): { errorCode: number; topics: FetchedTopic[] } {
+  const errorCode = ctx.groups.validateOffsetFetch(groupId);
+  const wanted: TopicPartition[] | undefined =
+    topics === null ? undefined : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
+  if (errorCode !== ErrorCode.NONE) {
+    const out: FetchedTopic[] = (topics ?? []).map((t) => ({
+      name: t.name,
+      partitions: t.partitionIndexes.map((p) => ({ partitionIndex: p, committedOffset: -1n, committedLeaderEpoch: -1, metadata: null, errorCode })),
+    }));
+    return { errorCode, topics: out };
+  }
+  const found = ctx.offsets.fetch(groupId, wanted);
+  const byTopic = new Map<string, FetchedTopic>();
+  const out: FetchedTopic[] = [];
+  for (const o of found) {
+    let t = byTopic.get(o.topic);
+    if (t === undefined) {
+      t = { name: o.topic, partitions: [] };
+      byTopic.set(o.topic, t);
+      out.push(t);
+    }
+    t.partitions.push({
+      partitionIndex: o.partition,
+      committedOffset: o.offset,
+      committedLeaderEpoch: o.leaderEpoch,
+      metadata: o.offset < 0n ? '' : (o.metadata ?? ''),
+      errorCode: 0,
+    });
+  }
+  return { errorCode: 0, topics: out };
+}
+
+export async function handleOffsetFetch(ctx: BrokerContext, req: OffsetFetchRequest, rc: RequestContext): Promise<OffsetFetchResponseInput> {
+  const v = rc.apiVersion;
+  if (v >= 8) {
+    return {
+      throttleTimeMs: 0,
+      groups: req.groups.map((g) => {
+        const r = fetchGroup(ctx, g.groupId, g.topics);
+        return { groupId: g.groupId, topics: r.topics, errorCode: r.errorCode };
+      }),
+    };
+  }
+  // v0-1 cannot ask for all topics (null arrives only from v2).
+  const r = fetchGroup(ctx, req.groupId, req.topics);
+  return { throttleTimeMs: 0, topics: r.topics, errorCode: r.errorCode };
+}

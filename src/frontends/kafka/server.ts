@@ -1,0 +1,215 @@
+/**
+ * The Kafka wire-protocol broker: a TCP server in front of one Sluice engine. Real Kafka clients connect
+ * to it as to a single-node cluster (this broker is the controller, the leader of every partition, and
+ * the coordinator of every group).
+ */
+import { createServer, type Server, type Socket } from 'node:net';
+import { createHash } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from '../../engine/types.js';
+import type { Sluice } from '../../engine/engine.js';
+import { OffsetsStore } from '../../coordinator/offsets-store.js';
+import { GroupCoordinator, type GroupCoordinatorOptions } from '../../coordinator/group-coordinator.js';
+import { Connection } from './connection.js';
+import { createDispatcher } from './dispatch.js';
+import { TopicIdCache, newMetrics, type BrokerContext, type KafkaServerMetrics } from './context.js';
+
+export type { KafkaServerMetrics } from './context.js';
+
+export interface KafkaServerOptions {
+  engine: Sluice;
+  /** Interface to listen on. Default '0.0.0.0'. */
+  host?: string;
+  /** Port to listen on; 0 picks a free one. Default 9092. */
+  port?: number;
+  /** Host clients are told to connect to (Metadata, FindCoordinator). Default: `host`, or this machine's name for a wildcard host. */
+  advertisedHost?: string;
+  /** Port clients are told to connect to. Default: the bound port. */
+  advertisedPort?: number;
+  /** broker.id / node.id. Default 0. */
+  brokerId?: number;
+  /** Cluster id reported in Metadata. Default: derived from the engine's data directory (stable across restarts). */
+  clusterId?: string;
+  /** auto.create.topics.enable. Default true. */
+  autoCreateTopics?: boolean;
+  /** num.partitions for auto-created topics and CreateTopics with -1. Default 1. */
+  defaultPartitions?: number;
+  /** socket.request.max.bytes: larger frames close the connection. Default 104857600. */
+  socketRequestMaxBytes?: number;
+  /** pino-shaped logger. Default: silent. */
+  logger?: Logger;
+  /** Group coordinator settings (group.initial.rebalance.delay.ms, session timeout bounds, ...). */
+  groupOptions?: Omit<GroupCoordinatorOptions, 'persistence' | 'logger'>;
+  /** offsets.topic.num.partitions when the broker creates `__consumer_offsets`. Default 50. */
+  offsetsTopicPartitions?: number;
+  /** Broker settings by Kafka name, as configured (reported by DescribeConfigs for the broker resource). */
+  brokerConfig?: Record<string, string>;
+  /** An offsets store opened by the caller (the broker then does not close it). */
+  offsetsStore?: OffsetsStore;
+  /** A group coordinator created by the caller (the broker then does not close it). */
+  coordinator?: GroupCoordinator;
+}
+
+export interface KafkaServer {
+  /** Where the server listens. */
+  readonly address: { host: string; port: number };
+  /** Live counters (zero-copy accounting, requests, connections). */
+  readonly metrics: KafkaServerMetrics;
+  /** Stops listening, closes every connection, and the coordinator/offsets store the broker created. Not the engine. */
+  close(): Promise<void>;
+}
+
+const DEFAULT_MAX_REQUEST_BYTES = 104857600;
+
+const SILENT: Logger = {
+  debug: () => undefined,
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+};
+
+/** A Kafka-style cluster id (22 chars of base64url) derived from the data directory, so it survives restarts. */
+function defaultClusterId(dataDir: string): string {
+  return createHash('sha256').update(`sluice:${dataDir}`).digest('base64url').slice(0, 22);
+}
+
+export async function startKafkaServer(options: KafkaServerOptions): Promise<KafkaServer> {
+  const engine = options.engine;
+  const logger = options.logger ?? SILENT;
+  const host = options.host ?? '0.0.0.0';
+  const brokerId = options.brokerId ?? 0;
+  const maxRequestBytes = options.socketRequestMaxBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const defaultPartitions = options.defaultPartitions ?? 1;
+  const autoCreateTopics = options.autoCreateTopics ?? true;
+  const ownsOffsets = options.offsetsStore === undefined;
+  const offsets =
+    options.offsetsStore ??
+    (await OffsetsStore.open(engine, options.offsetsTopicPartitions !== undefined ? { partitions: options.offsetsTopicPartitions } : {}));
+  const ownsGroups = options.coordinator === undefined;
+  let groups: GroupCoordinator;
+  try {
+    groups = options.coordinator ?? new GroupCoordinator({ ...options.groupOptions, persistence: offsets, logger, now: () => engine.now() });
+    if (ownsGroups) {
+      // Groups come back from __consumer_offsets as Empty with their generation; members rejoin.
+      for (const [groupId, value] of offsets.storedGroups()) {
+        try {
+          groups.loadGroup(groupId, value);
+        } catch (err) {
+          logger.warn({ err, groupId }, 'skipping unreadable group metadata record');
+        }
+      }
+    }
+  } catch (err) {
+    if (ownsOffsets) await offsets.close().catch(() => undefined);
+    throw err;
+  }
+
+  // allowHalfOpen: a client that sends FIN right after its requests still gets the answers, then we end.
+  const server: Server = createServer({ noDelay: true, allowHalfOpen: true });
+  const connections = new Set<Connection>();
+  const metrics = newMetrics();
+  const listening = new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: options.port ?? 9092 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  try {
+    await listening;
+  } catch (err) {
+    if (ownsGroups) groups.close();
+    if (ownsOffsets) await offsets.close().catch(() => undefined);
+    throw err;
+  }
+  const bound = server.address();
+  const boundPort = typeof bound === 'object' && bound !== null ? bound.port : (options.port ?? 9092);
+  const boundHost = typeof bound === 'object' && bound !== null ? bound.address : host;
+  const wildcard = host === '0.0.0.0' || host === '::' || host === '';
+  const advertisedHost = options.advertisedHost ?? (wildcard ? hostname() : host);
+  const advertisedPort = options.advertisedPort ?? boundPort;
+
+  const brokerConfigs = new Map<string, string>([
+    ['broker.id', String(brokerId)],
+    ['node.id', String(brokerId)],
+    ['listeners', `PLAINTEXT://${host}:${boundPort}`],
+    ['advertised.listeners', `PLAINTEXT://${advertisedHost}:${advertisedPort}`],
+    ['auto.create.topics.enable', String(autoCreateTopics)],
+    ['num.partitions', String(defaultPartitions)],
+    ['default.replication.factor', '1'],
+    ['min.insync.replicas', '1'],
+    ['socket.request.max.bytes', String(maxRequestBytes)],
+    ['offsets.topic.num.partitions', String(offsets.partitions)],
+    ['offsets.topic.replication.factor', '1'],
+  ]);
+  const g = options.groupOptions ?? {};
+  if (g.initialRebalanceDelayMs !== undefined) brokerConfigs.set('group.initial.rebalance.delay.ms', String(g.initialRebalanceDelayMs));
+  if (g.minSessionTimeoutMs !== undefined) brokerConfigs.set('group.min.session.timeout.ms', String(g.minSessionTimeoutMs));
+  if (g.maxSessionTimeoutMs !== undefined) brokerConfigs.set('group.max.session.timeout.ms', String(g.maxSessionTimeoutMs));
+
+  for (const [k, v] of Object.entries(options.brokerConfig ?? {})) brokerConfigs.set(k, v);
+
+  const ctx: BrokerContext = {
+    engine,
+    offsets,
+    groups,
+    logger,
+    metrics,
+    brokerId,
+    clusterId: options.clusterId ?? defaultClusterId(engine.dataDir),
+    advertisedHost,
+    advertisedPort,
+    autoCreateTopics,
+    defaultPartitions,
+    socketRequestMaxBytes: maxRequestBytes,
+    brokerConfigs,
+    topicIds: new TopicIdCache(engine),
+  };
+  const dispatch = createDispatcher(ctx);
+  let closing = false;
+
+  server.on('connection', (socket: Socket) => {
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    metrics.connectionsAccepted++;
+    metrics.connectionsOpen++;
+    try {
+      const conn = new Connection(socket, {
+        dispatch,
+        maxRequestBytes,
+        logger,
+        onClose: (c) => {
+          if (connections.delete(c)) metrics.connectionsOpen--;
+        },
+      });
+      connections.add(conn);
+    } catch (err) {
+      metrics.connectionsOpen--;
+      logger.warn({ err }, 'kafka connection setup failed');
+      socket.destroy();
+    }
+  });
+  server.on('error', (err) => logger.error({ err }, 'kafka server error'));
+  logger.info({ host: boundHost, port: boundPort, advertisedHost, advertisedPort, brokerId }, 'kafka broker listening');
+
+  let closed: Promise<void> | null = null;
+  return {
+    address: { host: boundHost, port: boundPort },
+    metrics,
+    close(): Promise<void> {
+      if (closed) return closed;
+      closing = true;
+      closed = (async () => {
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const c of [...connections]) c.destroy();
+        await stopped;
+        if (ownsGroups) groups.close();
+        if (ownsOffsets) await offsets.close();
+        logger.info({ port: boundPort }, 'kafka broker stopped');
+      })();
+      return closed;
+    },
+  };
+}
