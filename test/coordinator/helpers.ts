@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Sluice } from '../../src/engine/index.js';
+
+/** A real engine in a fresh temp dir; `reopen` closes and opens it again on the same data. */
+export async function openEngine(prefix = 'sluice-coord-'): Promise<{
+  sluice: () => Sluice;
+  dir: string;
+  reopen: () => Promise<Sluice>;
+  cleanup: () => Promise<void>;
+}> {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  let s = await Sluice.open({ dataDir: dir, owners: 1 });
+  return {
+    dir,
+    sluice: () => s,
+    reopen: async () => {
+      await s.close();
+      s = await Sluice.open({ dataDir: dir, owners: 1 });
+      return s;
+    },
+    cleanup: async () => {
+      await s.close().catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
