@@ -97,7 +97,8 @@ export interface BrokerConfig {
   host: string;
   port: number;
   advertisedHost: string;
-  advertisedPort: number;
+  /** null: advertise the port actually bound (matters with port 0). */
+  advertisedPort: number | null;
   brokerId: number;
   dataDir: string;
   defaultPartitions: number;
@@ -200,7 +201,7 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     host: listen.host,
     port: listen.port,
     advertisedHost,
-    advertisedPort: adv ? adv.port : listen.port,
+    advertisedPort: adv ? adv.port : listen.port === 0 ? null : listen.port,
     brokerId: Number(set['node.id'] ?? get('broker.id')),
     dataDir: set['log.dirs'] ?? set['log.dir'] ?? get('log.dirs')!,
     defaultPartitions: num('num.partitions'),

@@ -3,9 +3,15 @@ import { readFileSync } from 'node:fs';
 import type { CommandDef } from './command.js';
 import { UsageError, formatCommandHelp, parseCommandArgs } from './command.js';
 import { startCommand } from './start.js';
+import { topicsCommand } from './commands/topics.js';
+import { produceCommand } from './commands/produce.js';
+import { consumeCommand } from './commands/consume.js';
+import { groupsCommand } from './commands/groups.js';
+import { perfCommand } from './commands/perf.js';
+import { dumpLogCommand } from './commands/dump-log.js';
 import { SluiceError } from '../errors.js';
 
-export const COMMANDS: CommandDef[] = [startCommand];
+export const COMMANDS: CommandDef[] = [startCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand, perfCommand, dumpLogCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

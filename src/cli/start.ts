@@ -57,7 +57,7 @@ export const startCommand: CommandDef = {
         host: cfg.host,
         port: cfg.port,
         advertisedHost: cfg.advertisedHost,
-        advertisedPort: cfg.advertisedPort,
+        ...(cfg.advertisedPort !== null ? { advertisedPort: cfg.advertisedPort } : {}),
         brokerId: cfg.brokerId,
         autoCreateTopics: cfg.autoCreateTopics,
         defaultPartitions: cfg.defaultPartitions,

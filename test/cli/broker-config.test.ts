@@ -51,3 +51,8 @@ test('SLUICE_* environment variables map to keys; unknown ones are refused', () 
   assert.deepEqual(configFromEnv({ SLUICE_LOG_RETENTION_HOURS: '2', PATH: '/bin' }), { 'log.retention.hours': '2' });
   assert.throws(() => configFromEnv({ SLUICE_NOPE: '1' }), /SLUICE_NOPE/);
 });
+
+test('port 0 advertises the port actually bound', () => {
+  assert.equal(resolveBrokerConfig({ 'listeners': 'PLAINTEXT://127.0.0.1:0' }).advertisedPort, null);
+  assert.equal(resolveBrokerConfig({ 'listeners': 'PLAINTEXT://127.0.0.1:0', 'advertised.listeners': 'PLAINTEXT://h:9' }).advertisedPort, 9);
+});

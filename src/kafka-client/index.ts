@@ -1,0 +1,11 @@
+/** A Kafka wire-protocol client on Sluice's generated codecs: connections, cluster view, typed operations. */
+export { KafkaClient, groupByTopic } from './client.js';
+export { Connection, hostPort, parseBootstrap } from './connection.js';
+export type { ConnectionOptions, RequestOptions } from './connection.js';
+export { KafkaProtocolError, KafkaConnectionError, kafkaErrorName, isRetriableKafkaError, checkKafkaError } from './errors.js';
+export type { ConnectionFailure } from './errors.js';
+export { GroupMember, rangeAssign } from './group.js';
+export type { GroupMemberOptions, GroupGeneration } from './group.js';
+export { decodeFetchedRecords } from './records.js';
+export type { FetchedRecords } from './records.js';
+export * from './types.js';
