@@ -51,6 +51,8 @@ export interface CreateTopicOptions {
   partitions?: number;
   /** Topic configs by Kafka name; validated (ConfigError names the bad key). */
   configs?: Record<string, string>;
+  /** Internal topics (e.g. __consumer_offsets) are hidden from `listTopics()` unless asked for. */
+  internal?: boolean;
 }
 
 export interface PartitionDescription {
@@ -89,6 +91,26 @@ export interface AppendResult {
   /** LogAppendTime of the batch, or -1n for CreateTime topics. */
   logAppendTime: bigint;
   logStartOffset: bigint;
+}
+
+/** Kafka's isolation levels: read_committed stops at the last stable offset. */
+export type IsolationLevel = 'read_uncommitted' | 'read_committed';
+
+/** Options of `Sluice.read`. */
+export interface SluiceReadOptions {
+  /** Soft limit: at least one whole batch is returned even if larger. */
+  maxBytes: number;
+  isolation?: IsolationLevel;
+  /** Stop before this offset (never beyond the high watermark / last stable offset). */
+  maxOffset?: bigint;
+}
+
+/** A partition's offsets as published in shared memory. */
+export interface TopicOffsets {
+  logStartOffset: bigint;
+  logEndOffset: bigint;
+  highWatermark: bigint;
+  lastStableOffset: bigint;
 }
 
 /** Which offset to resolve with `listOffset`. */

@@ -1,0 +1,262 @@
+/**
+ * `npm run bench`: the engine's figures, each beside a baseline measured in the same run.
+ *   node dist/bench/run.js [--quick] [--only name[,name]]
+ * Scenarios: append64k, producer, read, latency, partitions.
+ */
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { Sluice } from '../src/engine/engine.js';
+import { Producer } from '../src/client/producer.js';
+import { encodeBatch } from '../src/record/batch.js';
+import type { RecordInput } from '../src/record/types.js';
+import { fmtBytesRate, fmtMs, fmtRate, latencySummary, now, printTable, tempDir, type Row } from './lib.js';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.indexOf('--only');
+const only = onlyArg >= 0 ? new Set((args[onlyArg + 1] ?? '').split(',')) : null;
+const want = (name: string): boolean => only === null || only.has(name);
+const MiB = 1024 * 1024;
+
+/** A batch of `count` records of `size` value bytes. */
+function makeBatch(count: number, size: number): Buffer {
+  const value = Buffer.alloc(size, 0x61);
+  const recs: RecordInput[] = [];
+  for (let i = 0; i < count; i++) recs.push({ value });
+  return encodeBatch(recs);
+}
+
+/** Largest batch of 100-byte records that fits in `bytes`. */
+function batchOfBytes(bytes: number): Buffer {
+  let n = Math.floor(bytes / 110);
+  let b = makeBatch(n, 100);
+  while (b.length > bytes) b = makeBatch(--n, 100);
+  return b;
+}
+
+async function withEngine<T>(name: string, fn: (s: Sluice, dir: string) => Promise<T>, owners?: number): Promise<T> {
+  const dir = tempDir(name);
+  const s = await Sluice.open({ dataDir: dir.path, ...(owners ? { owners } : {}) });
+  try {
+    return await fn(s, dir.path);
+  } finally {
+    await s.close();
+    dir.cleanup();
+  }
+}
+
+/** Appends `total` copies of `batch` round-robin over partitions with `window` appends in flight. */
+async function appendLoad(s: Sluice, topic: string, partitions: number, batch: Buffer, total: number, window: number): Promise<number> {
+  let next = 0;
+  let done = 0;
+  const t0 = now();
+  await new Promise<void>((resolve, reject) => {
+    const pump = (): void => {
+      while (next < total && next - done < window) {
+        const p = next++ % partitions;
+        s.append(topic, p, batch, { acks: 1 }).then(() => {
+          done++;
+          if (done === total) resolve();
+          else pump();
+        }, reject);
+      }
+    };
+    pump();
+  });
+  return now() - t0;
+}
+
+function baselineWrite(dir: string, batch: Buffer, count: number): number {
+  const fd = openSync(join(dir, 'baseline.bin'), 'w');
+  const t0 = now();
+  for (let i = 0; i < count; i++) writeSync(fd, batch);
+  const ms = now() - t0;
+  closeSync(fd);
+  return ms;
+}
+
+const rows: Row[] = [];
+const extra: string[] = [];
+
+async function benchAppend64k(): Promise<void> {
+  const batch = batchOfBytes(64 * 1024);
+  const count = quick ? 2048 : 8192; // 128 MiB / 512 MiB
+  const bytes = batch.length * count;
+  await withEngine('append', async (s, dir) => {
+    await s.createTopic('a', { partitions: 1 });
+    await appendLoad(s, 'a', 1, batch, 64, 16); // warm-up: workers, mappings
+    const ms = await appendLoad(s, 'a', 1, batch, count, 32);
+    const baseMs = baselineWrite(dir, batch, count);
+    const rate = bytes / (ms / 1000);
+    const base = bytes / (baseMs / 1000);
+    rows.push({ scenario: `append 64 KiB batches (${(bytes / MiB).toFixed(0)} MiB, acks=1)`, sluice: fmtBytesRate(rate), baseline: `${fmtBytesRate(base)} fs.writeSync`, ratio: rate / base, target: '≥ 0.8' });
+  });
+}
+
+async function benchProducer(): Promise<void> {
+  const total = quick ? 2_000_000 : 6_000_000;
+  const perSend = 10_000;
+  const value = Buffer.alloc(100, 0x62);
+  const messages = Array.from({ length: perSend }, () => ({ value }));
+  await withEngine('producer', async (s) => {
+    await s.createTopic('p', { partitions: 1 });
+    const producer = new Producer(s, { acks: 1, idempotent: false, batchSize: 1 * MiB, lingerMs: 2 });
+    await producer.send({ topic: 'p', messages: messages.slice(0, 1000) });
+    const inFlight: Promise<unknown>[] = [];
+    const t0 = now();
+    for (let sent = 0; sent < total; sent += perSend) {
+      inFlight.push(producer.send({ topic: 'p', messages }));
+      if (inFlight.length >= 16) await inFlight.shift();
+    }
+    await Promise.all(inFlight);
+    await producer.flush();
+    const ms = now() - t0;
+    await producer.close();
+    // Baseline in the same run: encoding the same records into batches, nothing else.
+    const t1 = now();
+    for (let sent = 0; sent < total; sent += perSend) encodeBatch(messages);
+    const encMs = now() - t1;
+    const rate = total / (ms / 1000);
+    rows.push({
+      scenario: `embedded producer, 100 B records (${(total / 1e6).toFixed(0)} M, acks=1, no compression)`,
+      sluice: `${fmtRate(rate, 'rec')} (${fmtBytesRate((rate * 100))} values)`,
+      baseline: `${fmtRate(total / (encMs / 1000), 'rec')} encode only`,
+      ratio: encMs / ms,
+      target: '≥ 3 M rec/s',
+    });
+  });
+}
+
+async function benchRead(): Promise<void> {
+  const batch = batchOfBytes(64 * 1024);
+  const count = quick ? 2048 : 8192;
+  await withEngine('read', async (s, dir) => {
+    await s.createTopic('r', { partitions: 1, configs: { 'segment.bytes': String(2 * 1024 * MiB - 1) } });
+    await appendLoad(s, 'r', 1, batch, count, 32);
+    const logFile = join(dir, 'r-0', '00000000000000000000.log');
+    const readAll = (touch: boolean): { ms: number; bytes: number } => {
+      let offset = 0n;
+      let bytes = 0;
+      let sum = 0;
+      const t0 = now();
+      for (;;) {
+        const r = s.read('r', 0, offset, { maxBytes: MiB });
+        if (r.records.length === 0) break;
+        if (touch) for (let i = 0; i < r.records.length; i += 4096) sum += r.records[i]!;
+        bytes += r.records.length;
+        offset = r.nextOffset;
+      }
+      if (sum < 0) console.log(sum);
+      return { ms: now() - t0, bytes };
+    };
+    readAll(true); // warm: page cache + mappings
+    const zc = readAll(false);
+    const touched = readAll(true);
+    // Only the bytes the log holds: the active segment file is preallocated beyond them.
+    const size = Math.min(statSync(logFile).size, touched.bytes);
+    const fd = openSync(logFile, 'r');
+    const buf = Buffer.allocUnsafe(MiB);
+    const baseRead = (): number => {
+      const t0 = now();
+      for (let pos = 0; pos < size; ) pos += readSync(fd, buf, 0, MiB, pos) || size;
+      return now() - t0;
+    };
+    baseRead();
+    const baseMs = baseRead();
+    closeSync(fd);
+    const base = size / (baseMs / 1000);
+    const rate = touched.bytes / (touched.ms / 1000);
+    rows.push({ scenario: `read cached log, 1 MiB reads, every page touched (${(size / MiB).toFixed(0)} MiB)`, sluice: fmtBytesRate(rate), baseline: `${fmtBytesRate(base)} fs.readSync`, ratio: rate / base, target: '≥ 0.8' });
+    const zrate = zc.bytes / (zc.ms / 1000);
+    rows.push({ scenario: 'read cached log, zero-copy slices (not touched)', sluice: fmtBytesRate(zrate), baseline: `${fmtBytesRate(base)} fs.readSync`, ratio: zrate / base, target: '—', notes: 'bytes copied: 0' });
+  });
+}
+
+async function latencyRun(fsync: boolean): Promise<void> {
+  const batch = makeBatch(10, 100); // ~1.2 KiB appends
+  await withEngine(`lat-${fsync}`, async (s) => {
+    await s.createTopic('l', { partitions: 1, configs: fsync ? { 'flush.messages': '1' } : {} });
+    const acks = fsync ? 'all' : 1;
+    // Peak: closed loop with 64 in flight.
+    const peakN = quick ? 5000 : 20000;
+    let done = 0;
+    const t0 = now();
+    await new Promise<void>((resolve, reject) => {
+      let next = 0;
+      const pump = (): void => {
+        while (next < peakN && next - done < 64) {
+          next++;
+          s.append('l', 0, batch, { acks }).then(() => (++done === peakN ? resolve() : pump()), reject);
+        }
+      };
+      pump();
+    });
+    const peak = peakN / ((now() - t0) / 1000);
+    // Open loop at half of peak: issue on a fixed schedule, record each latency.
+    const rate = peak / 2;
+    const n = Math.min(quick ? 3000 : 10000, Math.round(rate * (quick ? 2 : 5)));
+    const lat: number[] = [];
+    const start = now();
+    await new Promise<void>((resolve, reject) => {
+      let issued = 0;
+      let completed = 0;
+      const tick = (): void => {
+        const due = Math.min(n, Math.floor(((now() - start) / 1000) * rate) + 1);
+        while (issued < due) {
+          issued++;
+          const ts = now();
+          s.append('l', 0, batch, { acks }).then(() => {
+            lat.push(now() - ts);
+            if (++completed === n) resolve();
+          }, reject);
+        }
+        if (issued < n) setImmediate(tick);
+      };
+      tick();
+    });
+    const l = latencySummary(lat);
+    rows.push({
+      scenario: `append latency at half of peak, ${fsync ? 'fsync per batch (flush.messages=1, acks=all)' : 'no fsync (acks=1)'}`,
+      sluice: `p50 ${fmtMs(l.p50)} / p99 ${fmtMs(l.p99)}`,
+      baseline: `peak ${fmtRate(peak, 'appends')}`,
+      ratio: null,
+      target: '—',
+      notes: `${n} appends of ${batch.length} B at ${fmtRate(rate, 'appends')}`,
+    });
+  });
+}
+
+async function benchPartitions(): Promise<void> {
+  const batch = batchOfBytes(16 * 1024);
+  const total = quick ? 8192 : 32768; // 128 / 512 MiB
+  const results: { n: number; rate: number }[] = [];
+  for (const n of [1, 100, 1000]) {
+    await withEngine(`parts-${n}`, async (s) => {
+      await s.createTopic('m', { partitions: n, configs: { 'segment.bytes': String(64 * MiB) } });
+      await appendLoad(s, 'm', n, batch, Math.min(n * 2, 2000), 64);
+      const ms = await appendLoad(s, 'm', n, batch, total, 128);
+      results.push({ n, rate: (batch.length * total) / (ms / 1000) });
+    });
+  }
+  const base = results[0]!.rate;
+  for (const r of results) {
+    rows.push({ scenario: `append 16 KiB batches over ${r.n} partition(s)`, sluice: fmtBytesRate(r.rate), baseline: r.n === 1 ? '(the baseline)' : `${fmtBytesRate(base)} with 1`, ratio: r.rate / base, target: 'within 20% (≥ 0.8)' });
+  }
+}
+
+async function main(): Promise<void> {
+  extra.push(`node ${process.version}, ${quick ? 'quick' : 'full'} run, ${new Date().toISOString()}`);
+  if (want('append64k')) await benchAppend64k();
+  if (want('producer')) await benchProducer();
+  if (want('read')) await benchRead();
+  if (want('latency')) {
+    await latencyRun(false);
+    await latencyRun(true);
+  }
+  if (want('partitions')) await benchPartitions();
+  console.log(printTable(rows));
+  for (const e of extra) console.log(e);
+}
+
+await main();
+

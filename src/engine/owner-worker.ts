@@ -1,0 +1,434 @@
+/**
+ * An owner worker: the single writer of the partitions assigned to it.
+ *
+ * It sleeps on its append ring (Atomics.waitAsync, so its event loop stays free for control messages),
+ * drains it in bursts — producer-state check, `log.append` per entry — then flushes each partition whose
+ * flush policy asks for it (one fdatasync for all the entries of the burst: group commit), publishes offsets
+ * (the PartitionLog does, through the partition's shared state) and writes completions into the completion
+ * ring. acks=1 completions go out before the flush, acks=all ones after it.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { SluiceError } from '../errors.js';
+import { LOG_OVERHEAD, readBatchHeader, type BatchHeader } from '../record/batch-header.js';
+import { NEVER } from '../storage/config.js';
+import { PartitionLog } from '../storage/partition-log.js';
+import { PartitionSharedState } from '../storage/shared-state.js';
+import type { AppendInfo, LogConfig, LogSink } from '../storage/types.js';
+import { SharedManualClock, systemClock } from './clock.js';
+import {
+  ACKS_ALL,
+  ACKS_NONE,
+  COMPLETION_OK_BYTES,
+  type OpenPartitionRequest,
+  type OwnerInit,
+  type OwnerLogMessage,
+  type OwnerRequest,
+  type OwnerRequestMessage,
+  type OwnerResponse,
+  STATUS_OK,
+  statusOf,
+  toWireError,
+  type WireError,
+} from './owner-protocol.js';
+import { deleteSnapshotsAbove, loadSnapshot, ProducerStateTable, writeSnapshot } from './producer-state.js';
+import { RingConsumer, RingProducer } from './ring.js';
+
+if (!parentPort) throw new Error('owner-worker must run in a worker thread');
+const port = parentPort;
+const init = workerData as OwnerInit;
+const appendRing = new RingConsumer(init.appendRing);
+const completions = new RingProducer(init.completionRing);
+const clock: () => number = init.clockBuffer ? ((c) => () => c.now())(SharedManualClock.attach(init.clockBuffer)) : systemClock;
+
+function log(level: OwnerLogMessage['log'], obj: object, msg: string): void {
+  const m: OwnerLogMessage = { log: level, obj: { owner: init.ownerIndex, ...obj }, msg };
+  port.postMessage(m);
+}
+
+const sink: LogSink = {
+  info: (obj, msg) => log('info', obj, msg),
+  warn: (obj, msg) => log('warn', obj, msg),
+  error: (obj, msg) => log('error', obj, msg),
+};
+
+/** A completion held until its partition's flush decision (acks=all). */
+interface HeldCompletion {
+  reqId: number;
+  base: bigint;
+  last: bigint;
+  appendTime: bigint;
+}
+
+class OwnedPartition {
+  readonly producers: ProducerStateTable;
+  config: LogConfig;
+  /** acks=all completions of the current burst. */
+  held: HeldCompletion[] = [];
+  touched = false;
+  activeBase: bigint;
+
+  constructor(
+    readonly slot: number,
+    readonly topic: string,
+    readonly partition: number,
+    readonly dir: string,
+    readonly log: PartitionLog,
+    readonly state: PartitionSharedState,
+    config: LogConfig,
+    producers: ProducerStateTable,
+  ) {
+    this.config = config;
+    this.producers = producers;
+    this.activeBase = state.activeSegmentBaseOffset;
+  }
+
+  snapshot(): void {
+    writeSnapshot(this.dir, this.producers, this.state.logEndOffset);
+  }
+}
+
+const partitions = new Map<number, OwnedPartition>();
+const touched: OwnedPartition[] = [];
+let closing = false;
+
+// ------------------------------------------------------------------ completions
+
+function writeCompletion(reqId: number, status: number, payload: Buffer | null, base = 0n, last = 0n, appendTime = 0n, logStart = 0n): void {
+  const len = status === STATUS_OK ? COMPLETION_OK_BYTES : (payload as Buffer).length;
+  let pos = completions.reserve(len);
+  while (pos < 0) {
+    // The engine thread drains completions on its event loop; block this (worker) thread until it does.
+    completions.waitForSpaceSync(50);
+    pos = completions.reserve(len);
+  }
+  const d = completions.data;
+  if (status === STATUS_OK) {
+    d.writeBigInt64LE(base, pos);
+    d.writeBigInt64LE(last, pos + 8);
+    d.writeBigInt64LE(appendTime, pos + 16);
+    d.writeBigInt64LE(logStart, pos + 24);
+  } else {
+    d.set(payload as Buffer, pos);
+  }
+  completions.commit(len, reqId, status, 0);
+}
+
+function completeError(reqId: number, acks: number, err: WireError): void {
+  if (acks === ACKS_NONE) {
+    log('debug', { code: err.code }, `acks=0 append failed: ${err.message}`);
+    return;
+  }
+  const msg = Buffer.from(err.message.slice(0, 4000), 'utf8');
+  writeCompletion(reqId, statusOf(err.code), msg);
+}
+
+// ------------------------------------------------------------------ the burst
+
+function touch(p: OwnedPartition): void {
+  if (!p.touched) {
+    p.touched = true;
+    touched.push(p);
+  }
+}
+
+/** One ring entry: idempotence check, append, completion (or hold it for the flush). */
+function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): void {
+  const p = partitions.get(slot);
+  if (p === undefined) {
+    completeError(reqId, acks, { code: 'UNKNOWN_TOPIC_OR_PARTITION', message: `partition slot ${slot} is not open on this owner` });
+    return;
+  }
+  try {
+    // Idempotence: check every batch from a producer before writing anything of this entry.
+    let headers: BatchHeader[] | null = null;
+    let data = buf;
+    const first = readBatchHeader(buf, 0);
+    const single = first.batchLength + LOG_OVERHEAD === buf.length;
+    if (single) {
+      if (first.producerId >= 0n) {
+        const c = p.producers.check(first);
+        if (c.kind === 'duplicate') {
+          if (acks !== ACKS_NONE) {
+            writeCompletion(reqId, STATUS_OK, null, c.batch.firstOffset, c.batch.lastOffset, -1n, p.state.logStartOffset);
+          }
+          return;
+        }
+        headers = [first];
+      }
+    } else {
+      // Several batches: drop duplicates, reject the whole entry on any sequence error.
+      const keep: Buffer[] = [];
+      let anyProducer = false;
+      let dups = 0;
+      const all: BatchHeader[] = [];
+      let dupFirst = -1n;
+      let dupLast = -1n;
+      for (let pos = 0; pos < buf.length; ) {
+        const h = readBatchHeader(buf, pos);
+        const size = h.batchLength + LOG_OVERHEAD;
+        if (h.producerId >= 0n) {
+          anyProducer = true;
+          const c = p.producers.check(h);
+          if (c.kind === 'duplicate') {
+            dups++;
+            if (dupFirst < 0n) dupFirst = c.batch.firstOffset;
+            dupLast = c.batch.lastOffset;
+            pos += size;
+            continue;
+          }
+        }
+        keep.push(buf.subarray(pos, pos + size));
+        all.push(h);
+        pos += size;
+      }
+      if (anyProducer) headers = all;
+      if (keep.length === 0) {
+        // every batch was a retry: nothing to write
+        if (acks !== ACKS_NONE) writeCompletion(reqId, STATUS_OK, null, dupFirst, dupLast, -1n, p.state.logStartOffset);
+        return;
+      }
+      if (dups > 0) data = Buffer.concat(keep);
+    }
+    const before = p.state.activeSegmentBaseOffset;
+    const info: AppendInfo = p.log.append(data, { assignOffsets: true, leaderEpoch: 0 });
+    touch(p);
+    if (headers !== null) {
+      let off = info.firstOffset;
+      const ts = info.logAppendTime >= 0n ? info.logAppendTime : -1n;
+      for (const h of headers) {
+        p.producers.update(h, off, ts >= 0n ? ts : h.maxTimestamp);
+        off += BigInt(h.lastOffsetDelta) + 1n;
+      }
+    }
+    if (p.state.activeSegmentBaseOffset !== before) p.snapshot(); // rolled: snapshot at the new segment
+    if (acks === ACKS_NONE) return;
+    if (acks === ACKS_ALL) p.held.push({ reqId, base: info.firstOffset, last: info.lastOffset, appendTime: info.logAppendTime });
+    else writeCompletion(reqId, STATUS_OK, null, info.firstOffset, info.lastOffset, info.logAppendTime, p.state.logStartOffset);
+  } catch (e) {
+    completeError(reqId, acks, toWireError(e));
+  }
+}
+
+/** Drains the append ring until it is empty, then flushes and completes. */
+function burst(): void {
+  for (;;) {
+    const e = appendRing.next();
+    if (e === null) break;
+    const buf = appendRing.data.subarray(e.pos, e.pos + e.len);
+    handleEntry(e.b, e.a, e.c, buf);
+    // Hand space back early on long bursts so the engine thread keeps writing meanwhile.
+    if (appendRing.unreleasedBytes >= appendRing.capacity >>> 2) appendRing.release();
+  }
+  appendRing.release();
+  if (touched.length === 0) return;
+  for (const p of touched) {
+    p.touched = false;
+    let err: WireError | null = null;
+    try {
+      if (p.log.unflushedMessages >= p.config.flushMessages) p.log.flush();
+    } catch (e) {
+      err = toWireError(e);
+      log('error', { topic: p.topic, partition: p.partition, err: err.message }, 'flush failed');
+    }
+    const held = p.held;
+    if (held.length) {
+      p.held = [];
+      const logStart = p.state.logStartOffset;
+      for (const h of held) {
+        if (err) completeError(h.reqId, ACKS_ALL, err);
+        else writeCompletion(h.reqId, STATUS_OK, null, h.base, h.last, h.appendTime, logStart);
+      }
+    }
+  }
+  touched.length = 0;
+}
+
+async function ringLoop(): Promise<void> {
+  while (!closing) {
+    burst();
+    if (!appendRing.hasData()) await appendRing.waitForData();
+  }
+}
+
+// ------------------------------------------------------------------ control
+
+function openPartition(r: OpenPartitionRequest): void {
+  if (partitions.has(r.slot)) throw new SluiceError('INVALID_ARGUMENT', `slot ${r.slot} is already open`);
+  const state = new PartitionSharedState(r.stateBuffer, r.stateIndex);
+  const plog = PartitionLog.open({ dir: r.dir, config: storageConfig(r.config), state, clock, sink });
+  const report = plog.recoveryReport;
+  if (report.truncatedBytes > 0 || report.corruptions.length > 0) {
+    log(
+      'warn',
+      {
+        topic: r.topic,
+        partition: r.partition,
+        truncatedBytes: report.truncatedBytes,
+        truncatedOffsets: report.truncatedOffsets && { from: String(report.truncatedOffsets.from), to: String(report.truncatedOffsets.to) },
+        corruptions: report.corruptions,
+        actions: report.actions,
+      },
+      'recovery truncated the log',
+    );
+  } else if (!report.clean) {
+    log('info', { topic: r.topic, partition: r.partition, scannedBytes: report.scannedBytes }, 'recovered partition after an unclean shutdown');
+  }
+  // Producer state: newest valid snapshot at or below the log end, then replay what follows it.
+  const end = state.logEndOffset;
+  deleteSnapshotsAbove(r.dir, end);
+  const snap = loadSnapshot(r.dir, end, (file, reason) => log('warn', { file, reason }, 'ignoring invalid producer-state snapshot'));
+  const producers = snap?.table ?? new ProducerStateTable();
+  const from = snap && snap.offset > state.logStartOffset ? snap.offset : state.logStartOffset;
+  if (from < end) {
+    plog.scanBatches(from, (h: BatchHeader) => {
+      if (h.producerId >= 0n) producers.update(h, h.baseOffset, h.maxTimestamp);
+    });
+  }
+  partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config, producers));
+  rescheduleFlushTimer();
+}
+
+/**
+ * The config the PartitionLog gets: flushing is the owner's job (one fsync per burst for every partition that
+ * needs one, acks=all completions after it), so the log itself never flushes on append.
+ */
+function storageConfig(c: LogConfig): LogConfig {
+  return { ...c, flushMessages: NEVER, flushMs: NEVER };
+}
+
+/** segment.ms also applies to a partition that receives no appends. */
+function maybeRoll(p: OwnedPartition, now: number): void {
+  const seg = p.log.activeSegment;
+  if (seg.size > 0 && seg.timeWaitedForRoll(now, BigInt(now)) > p.config.segmentMs) {
+    p.log.roll();
+    p.snapshot();
+  }
+}
+
+function closePartition(p: OwnedPartition, clean: boolean): void {
+  partitions.delete(p.slot);
+  try {
+    if (clean) {
+      p.log.flush();
+      p.snapshot();
+    }
+  } finally {
+    p.log.close();
+    p.state.markClosed();
+  }
+}
+
+function part(slot: number): OwnedPartition {
+  const p = partitions.get(slot);
+  if (!p) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `partition slot ${slot} is not open on this owner`);
+  return p;
+}
+
+function maintain(p: OwnedPartition, now: number): void {
+  try {
+    p.log.deleteOldSegments(now);
+    maybeRoll(p, now);
+    if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) p.log.flush();
+  } catch (e) {
+    log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'maintenance failed');
+  }
+}
+
+function handle(req: OwnerRequest): unknown {
+  // Everything written into the ring before this request was sent is applied first.
+  burst();
+  switch (req.op) {
+    case 'open':
+      openPartition(req);
+      return null;
+    case 'close-partition':
+      closePartition(part(req.slot), !req.forDelete);
+      return null;
+    case 'config': {
+      const p = part(req.slot);
+      p.config = req.config;
+      p.log.updateConfig(storageConfig(req.config));
+      rescheduleFlushTimer();
+      return null;
+    }
+    case 'offset-for-time':
+      return part(req.slot).log.offsetForTimestamp(req.timestamp);
+    case 'delete-records':
+      return part(req.slot).log.deleteRecordsBefore(req.offset);
+    case 'sizes':
+      return req.slots.map((s) => partitions.get(s)?.log.sizeInBytes ?? 0);
+    case 'maintenance': {
+      const now = clock();
+      for (const p of partitions.values()) maintain(p, now);
+      return null;
+    }
+    case 'flush':
+      for (const p of partitions.values()) p.log.flush();
+      return null;
+    case 'close': {
+      closing = true;
+      let first: unknown = null;
+      for (const p of [...partitions.values()]) {
+        try {
+          closePartition(p, true);
+        } catch (e) {
+          first ??= e;
+          log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'close failed');
+        }
+      }
+      clearInterval(maintenanceTimer);
+      if (flushTimer) clearInterval(flushTimer);
+      if (first) throw first;
+      return null;
+    }
+  }
+}
+
+port.on('message', (m: OwnerRequestMessage) => {
+  let res: OwnerResponse;
+  try {
+    res = { id: m.id, ok: true, value: handle(m.req) };
+  } catch (e) {
+    res = { id: m.id, ok: false, error: toWireError(e) };
+  }
+  port.postMessage(res);
+});
+
+// ------------------------------------------------------------------ timers
+
+const maintenanceTimer = setInterval(() => {
+  const now = clock();
+  for (const p of partitions.values()) maintain(p, now);
+}, Math.max(10, init.maintenanceIntervalMs));
+maintenanceTimer.unref();
+
+let flushTimer: NodeJS.Timeout | null = null;
+let flushPeriod = 0;
+
+/** flush.ms and segment.ms need a timer even when no appends arrive; its period follows the smallest flush.ms. */
+function rescheduleFlushTimer(): void {
+  let min = 1000;
+  for (const p of partitions.values()) if (p.config.flushMs < min) min = p.config.flushMs;
+  const period = Math.max(5, min);
+  if (flushTimer && period === flushPeriod) return;
+  if (flushTimer) clearInterval(flushTimer);
+  flushPeriod = period;
+  flushTimer = setInterval(() => {
+    const now = clock();
+    for (const p of partitions.values()) {
+      try {
+        if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) p.log.flush();
+        maybeRoll(p, now);
+      } catch (e) {
+        log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'timed flush failed');
+      }
+    }
+  }, period);
+  flushTimer.unref();
+}
+
+port.postMessage({ ready: true });
+ringLoop().catch((e: unknown) => {
+  log('error', { err: (e as Error).message }, 'owner ring loop failed');
+  throw e;
+});

@@ -1,0 +1,271 @@
+/**
+ * Idempotent-producer state of one partition (Kafka's ProducerStateManager, minus transactions): for every
+ * producer id, its epoch and the last few batches' sequence ranges and offsets. The owner checks each batch
+ * before appending it, records it after, and snapshots the table so dedup survives restarts.
+ *
+ * Snapshot file `<20-digit offset>.snapshot` (binary, big-endian), valid for the log below `offset`:
+ *   magic "SLPS" | uint16 version (1) | int64 offset | uint32 producer count
+ *   per producer: int64 producerId | int16 epoch | uint8 batch count
+ *     per batch: int32 firstSeq | int32 lastSeq | int64 firstOffset | int64 lastOffset | int64 timestamp
+ *   uint32 CRC-32C of everything before it
+ */
+import { closeSync, fsyncSync, openSync, readdirSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32c } from '../../native-bindings/crc32c.js';
+import { SluiceError } from '../errors.js';
+import type { BatchHeader } from '../record/batch-header.js';
+
+/** How many recent batches per producer are kept for duplicate detection (Kafka keeps 5). */
+export const PRODUCER_BATCH_HISTORY = 5;
+const INT32_MAX = 0x7fffffff;
+const SNAPSHOT_MAGIC = 0x534c5053; // "SLPS"
+const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_SUFFIX = '.snapshot';
+
+export interface BatchMetadata {
+  firstSeq: number;
+  lastSeq: number;
+  firstOffset: bigint;
+  lastOffset: bigint;
+  timestamp: bigint;
+}
+
+export interface ProducerEntry {
+  producerId: bigint;
+  epoch: number;
+  /** Oldest first, at most PRODUCER_BATCH_HISTORY. */
+  batches: BatchMetadata[];
+}
+
+/** What to do with a batch. */
+export type SequenceCheck =
+  | { kind: 'append' }
+  /** A retry of a batch already in the log: answer with its original offsets, write nothing. */
+  | { kind: 'duplicate'; batch: BatchMetadata };
+
+/** Sequence of the last record of a batch, wrapping at int32 max as Kafka does. */
+export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
+  return baseSequence > INT32_MAX - lastOffsetDelta ? baseSequence + lastOffsetDelta - INT32_MAX - 1 : baseSequence + lastOffsetDelta;
+}
+
+function nextSequence(seq: number): number {
+  return seq === INT32_MAX ? 0 : seq + 1;
+}
+
+export class ProducerStateTable {
+  private readonly producers = new Map<bigint, ProducerEntry>();
+
+  get size(): number {
+    return this.producers.size;
+  }
+  get(producerId: bigint): ProducerEntry | undefined {
+    return this.producers.get(producerId);
+  }
+  entries(): IterableIterator<ProducerEntry> {
+    return this.producers.values();
+  }
+  clear(): void {
+    this.producers.clear();
+  }
+
+  /**
+   * Checks a batch against the producer's state; throws SluiceError (INVALID_PRODUCER_EPOCH,
+   * OUT_OF_ORDER_SEQUENCE, UNKNOWN_PRODUCER_ID) when it must be rejected. Changes nothing.
+   */
+  check(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>): SequenceCheck {
+    if (h.producerId < 0n) return { kind: 'append' };
+    const e = this.producers.get(h.producerId);
+    const firstSeq = h.baseSequence;
+    if (!e) {
+      if (firstSeq !== 0) {
+        throw new SluiceError(
+          'UNKNOWN_PRODUCER_ID',
+          `producer ${h.producerId} is unknown to this partition and its first sequence is ${firstSeq}, not 0`,
+        );
+      }
+      return { kind: 'append' };
+    }
+    if (h.producerEpoch < e.epoch) {
+      throw new SluiceError(
+        'INVALID_PRODUCER_EPOCH',
+        `producer ${h.producerId} epoch ${h.producerEpoch} is older than the current epoch ${e.epoch} (fenced)`,
+      );
+    }
+    if (h.producerEpoch > e.epoch) {
+      if (firstSeq !== 0) {
+        throw new SluiceError(
+          'OUT_OF_ORDER_SEQUENCE',
+          `producer ${h.producerId} started epoch ${h.producerEpoch} at sequence ${firstSeq}; a new epoch must start at 0`,
+        );
+      }
+      return { kind: 'append' };
+    }
+    const lastSeq = lastSequenceOf(firstSeq, h.lastOffsetDelta);
+    for (const b of e.batches) {
+      if (b.firstSeq === firstSeq && b.lastSeq === lastSeq) return { kind: 'duplicate', batch: b };
+    }
+    const last = e.batches.length ? e.batches[e.batches.length - 1].lastSeq : -1;
+    const expected = e.batches.length ? nextSequence(last) : 0;
+    if (firstSeq !== expected) {
+      throw new SluiceError(
+        'OUT_OF_ORDER_SEQUENCE',
+        `producer ${h.producerId} epoch ${h.producerEpoch}: sequence ${firstSeq} but ${expected} was expected (last was ${last})`,
+      );
+    }
+    return { kind: 'append' };
+  }
+
+  /** Records an appended (or replayed) batch. */
+  update(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>, firstOffset: bigint, timestamp: bigint): void {
+    if (h.producerId < 0n) return;
+    let e = this.producers.get(h.producerId);
+    if (!e) {
+      e = { producerId: h.producerId, epoch: h.producerEpoch, batches: [] };
+      this.producers.set(h.producerId, e);
+    } else if (h.producerEpoch !== e.epoch) {
+      e.epoch = h.producerEpoch;
+      e.batches = [];
+    }
+    e.batches.push({
+      firstSeq: h.baseSequence,
+      lastSeq: lastSequenceOf(h.baseSequence, h.lastOffsetDelta),
+      firstOffset,
+      lastOffset: firstOffset + BigInt(h.lastOffsetDelta),
+      timestamp,
+    });
+    if (e.batches.length > PRODUCER_BATCH_HISTORY) e.batches.shift();
+  }
+
+  /** Removes producers whose every batch is below `offset` (after the log start moved past them). */
+  removeBefore(offset: bigint): void {
+    for (const [pid, e] of this.producers) {
+      const last = e.batches[e.batches.length - 1];
+      if (!last || last.lastOffset < offset) this.producers.delete(pid);
+    }
+  }
+
+  // ---- snapshots ----
+
+  serialize(offset: bigint): Buffer {
+    let size = 4 + 2 + 8 + 4 + 4;
+    for (const e of this.producers.values()) size += 8 + 2 + 1 + e.batches.length * 32;
+    const buf = Buffer.allocUnsafe(size);
+    let p = 0;
+    p = buf.writeUInt32BE(SNAPSHOT_MAGIC, p);
+    p = buf.writeUInt16BE(SNAPSHOT_VERSION, p);
+    p = buf.writeBigInt64BE(offset, p);
+    p = buf.writeUInt32BE(this.producers.size, p);
+    for (const e of this.producers.values()) {
+      p = buf.writeBigInt64BE(e.producerId, p);
+      p = buf.writeInt16BE(e.epoch, p);
+      p = buf.writeUInt8(e.batches.length, p);
+      for (const b of e.batches) {
+        p = buf.writeInt32BE(b.firstSeq, p);
+        p = buf.writeInt32BE(b.lastSeq, p);
+        p = buf.writeBigInt64BE(b.firstOffset, p);
+        p = buf.writeBigInt64BE(b.lastOffset, p);
+        p = buf.writeBigInt64BE(b.timestamp, p);
+      }
+    }
+    buf.writeUInt32BE(crc32c(buf.subarray(0, p)), p);
+    return buf;
+  }
+
+  /** Parses a snapshot; throws on any inconsistency (bad magic, version, length or CRC). */
+  static deserialize(buf: Buffer): { offset: bigint; table: ProducerStateTable } {
+    if (buf.length < 22) throw new Error(`snapshot too short (${buf.length} bytes)`);
+    const body = buf.length - 4;
+    if (crc32c(buf.subarray(0, body)) !== buf.readUInt32BE(body)) throw new Error('snapshot CRC mismatch');
+    if (buf.readUInt32BE(0) !== SNAPSHOT_MAGIC) throw new Error('not a producer-state snapshot');
+    const version = buf.readUInt16BE(4);
+    if (version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${version}`);
+    const offset = buf.readBigInt64BE(6);
+    const count = buf.readUInt32BE(14);
+    const table = new ProducerStateTable();
+    let p = 18;
+    for (let i = 0; i < count; i++) {
+      if (p + 11 > body) throw new Error('snapshot truncated');
+      const producerId = buf.readBigInt64BE(p);
+      const epoch = buf.readInt16BE(p + 8);
+      const n = buf.readUInt8(p + 10);
+      p += 11;
+      if (p + n * 32 > body) throw new Error('snapshot truncated');
+      const batches: BatchMetadata[] = [];
+      for (let j = 0; j < n; j++, p += 32) {
+        batches.push({
+          firstSeq: buf.readInt32BE(p),
+          lastSeq: buf.readInt32BE(p + 4),
+          firstOffset: buf.readBigInt64BE(p + 8),
+          lastOffset: buf.readBigInt64BE(p + 16),
+          timestamp: buf.readBigInt64BE(p + 24),
+        });
+      }
+      table.producers.set(producerId, { producerId, epoch, batches });
+    }
+    if (p !== body) throw new Error('snapshot has trailing bytes');
+    return { offset, table };
+  }
+}
+
+export function snapshotFileName(offset: bigint): string {
+  return `${offset.toString().padStart(20, '0')}${SNAPSHOT_SUFFIX}`;
+}
+
+/** Snapshot offsets present in `dir`, newest first. */
+export function listSnapshots(dir: string): bigint[] {
+  const out: bigint[] = [];
+  for (const name of readdirSync(dir)) {
+    if (name.endsWith(SNAPSHOT_SUFFIX) && /^\d{20}\.snapshot$/.test(name)) out.push(BigInt(name.slice(0, 20)));
+  }
+  return out.sort((a, b) => (a < b ? 1 : a > b ? -1 : 0));
+}
+
+/** Writes a snapshot durably (tmp + fsync + rename) and keeps only the newest `keep` snapshots. */
+export function writeSnapshot(dir: string, table: ProducerStateTable, offset: bigint, keep = 2): void {
+  const final = join(dir, snapshotFileName(offset));
+  const tmp = `${final}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, table.serialize(offset));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, final);
+  const all = listSnapshots(dir);
+  for (const old of all.slice(keep)) {
+    try {
+      unlinkSync(join(dir, snapshotFileName(old)));
+    } catch {
+      // already gone
+    }
+  }
+}
+
+/** Deletes snapshots above `offset` (the log was truncated below them). */
+export function deleteSnapshotsAbove(dir: string, offset: bigint): void {
+  for (const o of listSnapshots(dir)) if (o > offset) unlinkSync(join(dir, snapshotFileName(o)));
+}
+
+/**
+ * Loads the newest valid snapshot at or below `maxOffset`; invalid files are reported through `onInvalid`
+ * and skipped. Returns null when there is none.
+ */
+export function loadSnapshot(
+  dir: string,
+  maxOffset: bigint,
+  onInvalid?: (file: string, reason: string) => void,
+): { offset: bigint; table: ProducerStateTable } | null {
+  for (const o of listSnapshots(dir)) {
+    if (o > maxOffset) continue;
+    const file = join(dir, snapshotFileName(o));
+    try {
+      const r = ProducerStateTable.deserialize(readFileSync(file));
+      if (r.offset !== o) throw new Error(`snapshot says offset ${r.offset}, file name says ${o}`);
+      return r;
+    } catch (e) {
+      onInvalid?.(file, (e as Error).message);
+    }
+  }
+  return null;
+}

@@ -1,0 +1,113 @@
+/**
+ * Topic metadata under `<dataDir>/meta/topics/<name>.json`, one file per topic, each replaced atomically
+ * (write tmp + fsync + rename + fsync dir) so a crash leaves either the old or the new record.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SluiceError } from '../errors.js';
+
+/** What is persisted for each topic. */
+export interface TopicRecord {
+  name: string;
+  topicId: string;
+  partitions: number;
+  /** Overrides by Kafka config name. */
+  configs: Record<string, string>;
+  internal: boolean;
+}
+
+const MAX_TOPIC_NAME = 249;
+const LEGAL = /^[a-zA-Z0-9._-]+$/;
+
+/** Validates a topic name as Kafka does; throws SluiceError INVALID_TOPIC. */
+export function validateTopicName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) throw new SluiceError('INVALID_TOPIC', 'topic name must be a non-empty string');
+  if (name === '.' || name === '..') throw new SluiceError('INVALID_TOPIC', `topic name cannot be "${name}"`);
+  if (name.length > MAX_TOPIC_NAME) {
+    throw new SluiceError('INVALID_TOPIC', `topic name is ${name.length} characters long; the limit is ${MAX_TOPIC_NAME}`);
+  }
+  if (!LEGAL.test(name)) {
+    throw new SluiceError('INVALID_TOPIC', `topic name "${name}" contains characters other than ASCII letters, digits, '.', '_' and '-'`);
+  }
+}
+
+/** Writes `data` to `file` atomically and durably. */
+export async function writeFileAtomic(file: string, data: string | Buffer, dir: string): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, file);
+  await fsyncDir(dir);
+}
+
+/** fsyncs a directory (makes renames durable); filesystems that refuse it are tolerated. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const dh = await open(dir, 'r');
+  try {
+    await dh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EBADF') throw e;
+  } finally {
+    await dh.close();
+  }
+}
+
+export class TopicStore {
+  readonly metaDir: string;
+  private readonly topicsDir: string;
+
+  constructor(dataDir: string) {
+    this.metaDir = join(dataDir, 'meta');
+    this.topicsDir = join(this.metaDir, 'topics');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.topicsDir, { recursive: true });
+  }
+
+  async loadAll(): Promise<TopicRecord[]> {
+    const out: TopicRecord[] = [];
+    for (const f of (await readdir(this.topicsDir)).sort()) {
+      if (f.endsWith('.tmp')) {
+        await rm(join(this.topicsDir, f), { force: true }); // an interrupted write
+        continue;
+      }
+      if (!f.endsWith('.json')) continue;
+      const text = await readFile(join(this.topicsDir, f), 'utf8');
+      let r: TopicRecord;
+      try {
+        r = JSON.parse(text) as TopicRecord;
+      } catch (e) {
+        throw new SluiceError('STORAGE', `topic metadata ${f} is not valid JSON: ${(e as Error).message}`);
+      }
+      if (typeof r.name !== 'string' || typeof r.topicId !== 'string' || !Number.isInteger(r.partitions) || r.partitions < 1) {
+        throw new SluiceError('STORAGE', `topic metadata ${f} is malformed`);
+      }
+      r.configs ??= {};
+      r.internal = r.internal === true;
+      out.push(r);
+    }
+    return out;
+  }
+
+  async save(r: TopicRecord): Promise<void> {
+    const body = JSON.stringify({ name: r.name, topicId: r.topicId, partitions: r.partitions, configs: r.configs, internal: r.internal }, null, 1);
+    await writeFileAtomic(join(this.topicsDir, `${r.name}.json`), body, this.topicsDir);
+  }
+
+  async remove(name: string): Promise<void> {
+    await rm(join(this.topicsDir, `${name}.json`), { force: true });
+    await fsyncDir(this.topicsDir);
+  }
+
+  static newTopicId(): string {
+    return randomUUID();
+  }
+}
