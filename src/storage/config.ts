@@ -175,3 +175,23 @@ export function logConfigToEntries(config: LogConfig): Record<string, string> {
 export function validateLogConfig(config: LogConfig): void {
   parseLogConfig(logConfigToEntries(config), config);
 }
+
+/** What each topic-level key means, for the configuration reference (docs/configuration.md). */
+export const TOPIC_CONFIG_DOCS: Readonly<Record<string, string>> = {
+  'cleanup.policy': 'delete, compact, or delete,compact: how old data goes (retention, or keep the last record per key).',
+  'compression.type': 'Accepted for compatibility: batches are always stored as the producer compressed them.',
+  'delete.retention.ms': 'How long tombstones (null values) survive compaction.',
+  'file.delete.delay.ms': 'Delay before the files of a deleted segment are removed.',
+  'flush.messages': 'fsync after this many messages; 1 = every batch, shared by concurrent appends (group commit). Default: OS-managed.',
+  'flush.ms': 'fsync when unflushed data is this old. Default: OS-managed.',
+  'index.interval.bytes': 'Bytes of log between two sparse index entries.',
+  'max.message.bytes': 'Largest record batch accepted (after compression).',
+  'message.timestamp.type': 'CreateTime (the producer\'s) or LogAppendTime (set by the broker).',
+  'min.cleanable.dirty.ratio': 'Compact when the not-yet-compacted share of the log reaches this.',
+  'min.compaction.lag.ms': 'Records younger than this are not compacted.',
+  'retention.bytes': 'Delete the oldest segments while the partition is larger than this; -1 = no limit.',
+  'retention.ms': 'Delete segments whose newest record is older than this; -1 = keep forever.',
+  'segment.bytes': 'Roll to a new segment file when the active one would exceed this.',
+  'segment.index.bytes': 'Largest offset / time index file; a full index rolls the segment.',
+  'segment.ms': 'Roll to a new segment when the active one is older than this.',
+};
