@@ -159,12 +159,15 @@ class OwnerHandle {
   private readonly ready: Promise<void>;
   failure: SluiceError | null = null;
   private exited = false;
+  /** The worker keeps the process alive only while something is in flight (an idle engine does not). */
+  private refs = 0;
 
   constructor(index: number, init: OwnerInit, private readonly logger: Logger | undefined) {
     this.index = index;
     this.ring = new RingProducer(init.appendRing);
     this.completions = new RingConsumer(init.completionRing);
     this.worker = startOwnerWorker(init, `sluice-owner-${index}`);
+    this.worker.unref();
     let readyResolve!: () => void;
     let readyReject!: (e: Error) => void;
     this.ready = new Promise((res, rej) => {
@@ -178,6 +181,7 @@ class OwnerHandle {
         const c = this.control.get(m.id);
         if (!c) return;
         this.control.delete(m.id);
+        this.unhold();
         if (m.ok) c.resolve(m.value);
         else c.reject(errorFromWire(m.error.code, m.error.message));
       }
@@ -194,7 +198,15 @@ class OwnerHandle {
   }
 
   waitReady(): Promise<void> {
-    return this.ready;
+    this.hold();
+    return this.ready.finally(() => this.unhold());
+  }
+
+  private hold(): void {
+    if (this.refs++ === 0 && !this.exited) this.worker.ref();
+  }
+  private unhold(): void {
+    if (--this.refs === 0 && !this.exited) this.worker.unref();
   }
 
   request<K extends OwnerRequest['op']>(req: Extract<OwnerRequest, { op: K }>): Promise<OwnerResults[K]> {
@@ -202,6 +214,7 @@ class OwnerHandle {
     const id = this.nextControlId++;
     return new Promise<OwnerResults[K]>((resolve, reject) => {
       this.control.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.hold();
       this.worker.postMessage({ id, req });
     });
   }
@@ -209,7 +222,10 @@ class OwnerHandle {
   /** Fails everything in flight (owner crashed, or the engine is closing). */
   fail(err: SluiceError): void {
     if (!this.failure) this.failure = err;
-    for (const c of this.control.values()) c.reject(err);
+    for (const c of this.control.values()) {
+      c.reject(err);
+      this.unhold();
+    }
     this.control.clear();
     for (const p of this.pending.values()) this.settle(p, err, null);
     this.pending.clear();
@@ -307,6 +323,7 @@ class OwnerHandle {
   /** Writes queued appends in order as the owner frees ring space (back-pressure: callers wait here). */
   private async pump(): Promise<void> {
     this.pumping = true;
+    this.hold();
     try {
       while (this.queueHead < this.queue.length && !this.failure) {
         const w = this.queue[this.queueHead];
@@ -328,6 +345,7 @@ class OwnerHandle {
         this.queueHead = 0;
       }
       this.pumping = false;
+      this.unhold();
     }
   }
 
@@ -338,6 +356,7 @@ class OwnerHandle {
   /** Drains completions while appends are in flight; stops (leaving no waiter behind) when none are. */
   private async drainLoop(): Promise<void> {
     this.draining = true;
+    this.hold();
     let nextTimeoutCheck = performance.now() + TIMEOUT_CHECK_MS;
     try {
       while (this.pending.size > 0) {
@@ -352,6 +371,7 @@ class OwnerHandle {
       }
     } finally {
       this.draining = false;
+      this.unhold();
     }
   }
 
@@ -743,12 +763,19 @@ export class Sluice {
     this.ensureOpen();
     const p = this.partitionHandle(topic, partition);
     const end = performance.now() + timeoutMs;
-    for (;;) {
-      const seq = p.state.hwSeq;
-      if (p.state.highWatermark > offset || p.state.logStartOffset > offset || p.state.closed) return true;
-      const left = end - performance.now();
-      if (left <= 0) return false;
-      await p.state.waitForChange(seq, left);
+    let keepAlive: NodeJS.Timeout | null = null; // a pending Atomics.waitAsync alone does not keep the process alive
+    try {
+      for (;;) {
+        const seq = p.state.hwSeq;
+        if (p.state.highWatermark > offset || p.state.logStartOffset > offset || p.state.closed) return true;
+        const left = end - performance.now();
+        if (left <= 0) return false;
+        // outlives the wait: the waitAsync timeout fires from V8's own task queue, after a timer of equal length
+        keepAlive ??= setTimeout(() => undefined, left + 1000);
+        await p.state.waitForChange(seq, left);
+      }
+    } finally {
+      if (keepAlive) clearTimeout(keepAlive);
     }
   }
 

@@ -115,3 +115,16 @@ test('kill -9: idempotent dedup survives a crash (snapshot + replay)', { timeout
     cleanup();
   }
 });
+
+test('an engine that is not closed does not keep the process alive once idle', { timeout: 20_000 }, async () => {
+  const { dir, cleanup } = tempDir('sluice-noclose-');
+  try {
+    const lines: string[] = [];
+    const child = startChild(dir, 'noclose', (l) => lines.push(l));
+    const code = await new Promise<number | null>((res) => child.once('exit', (c) => res(c)));
+    assert.equal(code, 0);
+    assert.deepEqual(lines, ['done 0 false']);
+  } finally {
+    cleanup();
+  }
+});

@@ -248,9 +248,10 @@ test('deleteRecords moves the log start; listOffset by timestamp', async () => {
   try {
     const s = await Sluice.open({ dataDir: dir, owners: 1 });
     await s.createTopic('d');
-    for (let i = 0; i < 10; i++) await s.append('d', 0, batchOf(`t${i}`, 2, { now: 1000 * (i + 1) }), { acks: 1 });
-    assert.deepEqual(await s.listOffset('d', 0, { timestamp: 5000 }), { offset: 8n, timestamp: 5000n });
-    assert.deepEqual(await s.listOffset('d', 0, { timestamp: 99999 }), { offset: -1n, timestamp: -1n });
+    const t0 = Date.now();
+    for (let i = 0; i < 10; i++) await s.append('d', 0, batchOf(`t${i}`, 2, { now: t0 + 1000 * (i + 1) }), { acks: 1 });
+    assert.deepEqual(await s.listOffset('d', 0, { timestamp: t0 + 5000 }), { offset: 8n, timestamp: BigInt(t0 + 5000) });
+    assert.deepEqual(await s.listOffset('d', 0, { timestamp: t0 + 99999 }), { offset: -1n, timestamp: -1n });
     assert.equal((await s.listOffset('d', 0, { timestamp: -2 })).offset, 0n);
     assert.equal(await s.deleteRecords('d', 0, 7n), 7n);
     assert.equal(s.offsets('d', 0).logStartOffset, 7n);

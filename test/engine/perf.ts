@@ -19,7 +19,9 @@ async function throughput(partitions: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-perf-'));
   const s = await Sluice.open({ dataDir: dir });
   try {
-    await s.createTopic('perf', { partitions, configs: { 'segment.bytes': String(256 * 1024 * 1024) } });
+    await s.createTopic('perf', { partitions, configs: { 'segment.bytes': String(Number(process.env.SEGMENT_MB ?? 256) * 1024 * 1024) } });
+    // warm-up: the first append to a partition creates its index pages and leader-epoch file
+    await Promise.all(Array.from({ length: partitions }, (_, i) => s.append('perf', i, batch, { acks: 1 })));
     const inFlight = 64;
     let appends = 0;
     let p = 0;
@@ -65,6 +67,6 @@ async function latency(fsync: boolean): Promise<void> {
   }
 }
 
-for (const n of [1, 100, 1000]) await throughput(n);
+for (const n of (process.env.PARTITIONS ?? '1,100,1000').split(',').map(Number)) await throughput(n);
 await latency(false);
 await latency(true);

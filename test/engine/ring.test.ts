@@ -74,6 +74,7 @@ test('ring: waitForSpace and waitForData wake across threads', async () => {
     const data = Buffer.from(sab, 256);
     const cap = sab.byteLength - 256;
     let tail = 0, sum = 0, count = 0;
+    const keepAlive = setInterval(() => {}, 1000); // a pending waitAsync alone does not keep a thread alive
     (async () => {
       for (;;) {
         let head = Atomics.load(ctl, 0);
@@ -93,7 +94,7 @@ test('ring: waitForSpace and waitForData wake across threads', async () => {
         }
         Atomics.store(ctl, 16, tail);
         if (Atomics.load(ctl, 48)) { Atomics.store(ctl, 48, 0); Atomics.notify(ctl, 16); }
-        if (count === 2000) { parentPort.postMessage(sum); return; }
+        if (count === 2000) { clearInterval(keepAlive); parentPort.postMessage(sum); return; }
         await new Promise((r) => setTimeout(r, 1));
       }
     })();`;
