@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Sluice } from '../src/engine/engine.js';
+import { Sluice } from '../src/sluice.js';
 import { Producer } from '../src/client/producer.js';
 import { encodeBatch } from '../src/record/batch.js';
 import type { RecordInput } from '../src/record/types.js';

@@ -39,7 +39,7 @@ export const startCommand: CommandDef = {
     const logger = pino({ name: 'sluice', level }, pino.destination(2));
     const dataDir = resolve(cfg.dataDir);
 
-    const { Sluice } = await import('../engine/engine.js');
+    const { Sluice } = await import('../sluice.js');
     const { startKafkaServer } = await import('../frontends/kafka/server.js');
     const engine = await Sluice.open({
       dataDir,
@@ -65,6 +65,7 @@ export const startCommand: CommandDef = {
         offsetsTopicPartitions: cfg.offsetsTopicPartitions,
         brokerConfig: cfg.entries,
         groupOptions: cfg.group,
+        offsetsStore: await engine.offsetsStore(),
         logger,
       });
     } catch (e) {

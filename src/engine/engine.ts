@@ -34,6 +34,7 @@ import {
 } from './owner-protocol.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { allocateRing, RingConsumer, RingProducer } from './ring.js';
+import { acquireDataDirLock } from './data-dir-lock.js';
 import { fsyncDir, type TopicRecord, TopicStore, validateTopicName } from './topic-store.js';
 import type {
   Acks,
@@ -464,8 +465,11 @@ interface TopicState {
 
 type EngineState = 'new' | 'opening' | 'open' | 'closing' | 'closed';
 
-/** The embeddable Sluice engine. `await Sluice.open({ dataDir })`, or `new Sluice(opts)` then `await open()`. */
-export class Sluice {
+/**
+ * The engine core: topics, partitions, owner workers, appends and reads. Apps use `Sluice` (src/sluice.ts),
+ * which adds the embedded producer, consumer and committed offsets; frontends need only this core.
+ */
+export class SluiceEngine {
   readonly dataDir: string;
   private readonly options: SluiceOptions;
   private readonly ownerCount: number;
@@ -479,6 +483,7 @@ export class Sluice {
   private owners: OwnerHandle[] = [];
   private baseConfig: LogConfig = DEFAULT_LOG_CONFIG;
   private state: EngineState = 'new';
+  private releaseLock: (() => void) | null = null;
   /** Serializes topic mutations (create/delete/add partitions/alter). */
   private metaChain: Promise<unknown> = Promise.resolve();
 
@@ -505,8 +510,8 @@ export class Sluice {
   }
 
   /** Creates an engine and opens it. */
-  static async open(options: SluiceOptions): Promise<Sluice> {
-    const s = new Sluice(options);
+  static async open<T extends SluiceEngine>(this: new (options: SluiceOptions) => T, options: SluiceOptions): Promise<T> {
+    const s = new this(options);
     await s.open();
     return s;
   }
@@ -519,6 +524,7 @@ export class Sluice {
       this.baseConfig = parseLogConfig(this.options.topicDefaults ?? {}, DEFAULT_LOG_CONFIG);
       const maxMsg = this.baseConfig.maxMessageBytes;
       await mkdir(this.dataDir, { recursive: true });
+      this.releaseLock = acquireDataDirLock(this.dataDir);
       await this.store.init();
       await this.producerIds.load();
       await this.removeDeletedDirs();
@@ -550,6 +556,7 @@ export class Sluice {
       this.state = 'closed';
       for (const o of this.owners) o.fail(new SluiceError('CLOSED', 'engine failed to open'));
       await Promise.all(this.owners.map((o) => o.terminate()));
+      this.releaseLock?.();
       throw e;
     }
   }
@@ -574,6 +581,7 @@ export class Sluice {
     for (const t of this.topics.values()) for (const p of t.partitions) p.reader.close();
     this.topics.clear();
     this.state = 'closed';
+    this.releaseLock?.();
     if (errors.length) throw errors[0];
   }
 

@@ -1,5 +1,5 @@
-/** The engine: the embeddable Sluice class, its public types, and the manual clock for tests. */
-export { Sluice } from './engine.js';
+/** The engine core, its public types, and the manual clock for tests. */
+export { SluiceEngine } from './engine.js';
 export { createManualClock, SharedManualClock } from './clock.js';
 export { validateTopicName } from './topic-store.js';
 export type * from './types.js';

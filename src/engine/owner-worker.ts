@@ -324,9 +324,28 @@ function part(slot: number): OwnedPartition {
   return p;
 }
 
+/**
+ * Compaction in bounded steps; the ring is drained between steps so appends keep flowing while a partition
+ * is cleaned (the cleaner only rewrites sealed segments).
+ */
+function compact(p: OwnedPartition, now: number): void {
+  if (!p.config.cleanupPolicy.compact) return;
+  const steps = p.log.cleanSteps(now);
+  let r = steps.next();
+  while (!r.done) {
+    burst();
+    r = steps.next();
+  }
+  const stats = r.value;
+  if (stats && stats.segmentsCleaned > 0) {
+    log('info', { topic: p.topic, partition: p.partition, ...stats, cleanedUpTo: String(stats.cleanedUpTo) }, 'compacted partition');
+  }
+}
+
 function maintain(p: OwnedPartition, now: number): void {
   try {
     p.log.deleteOldSegments(now);
+    compact(p, now);
     maybeRoll(p, now);
     if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) p.log.flush();
   } catch (e) {

@@ -34,6 +34,8 @@ export interface SluiceOptions {
   /** How often owners run retention/compaction (log.retention.check.interval.ms). Default 300000. */
   maintenanceIntervalMs?: number;
   logger?: Logger;
+  /** Partitions of `__consumer_offsets` when it is created (offsets.topic.num.partitions). Default 50. */
+  offsetsTopicPartitions?: number;
 }
 
 /**

@@ -5,7 +5,7 @@ import { Producer } from '../../src/client/producer.js';
 import { OffsetsStore } from '../../src/coordinator/offsets-store.js';
 import { SluiceError } from '../../src/errors.js';
 import { encodeBatch } from '../../src/record/batch.js';
-import type { Sluice } from '../../src/engine/index.js';
+import type { Sluice } from '../../src/sluice.js';
 import { openEngine } from '../coordinator/helpers.js';
 
 const isCode = (code: string) => (e: unknown): boolean => e instanceof SluiceError && e.code === code;

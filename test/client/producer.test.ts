@@ -5,7 +5,7 @@ import { Producer, type CompressionName, type ProducerMessage } from '../../src/
 import { SluiceError } from '../../src/errors.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import type { DecodedBatch } from '../../src/record/types.js';
-import type { Sluice } from '../../src/engine/index.js';
+import type { Sluice } from '../../src/sluice.js';
 import { openEngine } from '../coordinator/helpers.js';
 
 const isCode = (code: string) => (e: unknown): boolean => e instanceof SluiceError && e.code === code;

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Sluice } from '../../src/engine/index.js';
+import { Sluice } from '../../src/sluice.js';
 
 /** A real engine in a fresh temp dir; `reopen` closes and opens it again on the same data. */
 export async function openEngine(prefix = 'sluice-coord-'): Promise<{

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Sluice } from '../../src/engine/index.js';
+import { Sluice } from '../../src/index.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import { batchHash, idemBatch } from './fixtures/crash-writer.js';
 import { tempDir } from './helpers.js';

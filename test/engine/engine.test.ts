@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError, CorruptRecordError, SluiceError } from '../../src/errors.js';
-import { createManualClock, Sluice } from '../../src/engine/index.js';
+import { createManualClock, Sluice } from '../../src/index.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import { batchOf, sizedBatch, tempDir } from './helpers.js';
 

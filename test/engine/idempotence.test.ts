@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SluiceError } from '../../src/errors.js';
-import { Sluice } from '../../src/engine/index.js';
+import { Sluice } from '../../src/index.js';
 import { batchOf, tempDir } from './helpers.js';
 
 async function code(p: Promise<unknown>): Promise<string> {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Sluice } from '../../src/engine/index.js';
+import { Sluice } from '../../src/index.js';
 import { encodeBatch } from '../../src/record/batch.js';
 
 const seconds = Number(process.argv[2] ?? 3);

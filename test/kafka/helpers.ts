@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
-import { Sluice } from '../../src/engine/engine.js';
+import { Sluice } from '../../src/sluice.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../../src/frontends/kafka/server.js';
 import type { Logger } from '../../src/engine/types.js';
 

@@ -4,7 +4,7 @@
  */
 import { isSluiceError } from '../../errors.js';
 import type { Logger } from '../../engine/types.js';
-import type { Sluice } from '../../engine/engine.js';
+import type { SluiceEngine as Sluice } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
 import type { RequestHeader } from './generated/index.js';

@@ -7,7 +7,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../engine/types.js';
-import type { Sluice } from '../../engine/engine.js';
+import type { SluiceEngine as Sluice } from '../../engine/engine.js';
 import { OffsetsStore } from '../../coordinator/offsets-store.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from '../../coordinator/group-coordinator.js';
 import { Connection } from './connection.js';
