@@ -270,7 +270,7 @@ function openPartition(r: OpenPartitionRequest): void {
       },
       'recovery truncated the log',
     );
-  } else if (!report.clean) {
+  } else if (!report.clean && report.scannedBytes > 0) {
     log('info', { topic: r.topic, partition: r.partition, scannedBytes: report.scannedBytes }, 'recovered partition after an unclean shutdown');
   }
   // Producer state: newest valid snapshot at or below the log end, then replay what follows it.
