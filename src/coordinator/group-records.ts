@@ -16,6 +16,7 @@
  * A null value (tombstone) deletes the group.
  */
 import { CorruptRecordError } from '../errors.js';
+import { RecordReader, RecordWriter } from './record-io.js';
 
 export const GROUP_METADATA_KEY_VERSION = 2;
 export const GROUP_METADATA_VALUE_VERSION = 3;
@@ -47,20 +48,8 @@ export interface GroupMetadataRecord {
   members: GroupMetadataMemberRecord[];
 }
 
-const utf8Length = (s: string): number => Buffer.byteLength(s, 'utf8');
-
-function checkInt16Length(len: number, what: string): void {
-  if (len > 0x7fff) throw new RangeError(`${what} is ${len} bytes; Kafka strings hold at most 32767`);
-}
-
 export function encodeGroupMetadataKey(groupId: string): Buffer {
-  const len = utf8Length(groupId);
-  checkInt16Length(len, 'group id');
-  const buf = Buffer.allocUnsafe(4 + len);
-  buf.writeInt16BE(GROUP_METADATA_KEY_VERSION, 0);
-  buf.writeInt16BE(len, 2);
-  buf.write(groupId, 4, 'utf8');
-  return buf;
+  return new RecordWriter().int16(GROUP_METADATA_KEY_VERSION).string(groupId, 'group id').finish();
 }
 
 /** The int16 version prefix of a `__consumer_offsets` key: 0/1 offset commit, 2 group metadata. */
@@ -78,7 +67,7 @@ export function decodeGroupMetadataKey(key: Buffer): string {
   if (version !== GROUP_METADATA_KEY_VERSION) {
     throw new CorruptRecordError(`not a group metadata key (version ${version})`, 0);
   }
-  const r = new Reader(key, 2);
+  const r = new RecordReader(key, 2);
   // Trailing bytes are ignored, as Kafka's readers do.
   return r.string();
 }
@@ -88,7 +77,7 @@ export function encodeGroupMetadataValue(value: GroupMetadataRecord, version: nu
   if (!Number.isInteger(version) || version < 0 || version > 3) {
     throw new RangeError(`group metadata value version ${version} cannot be encoded (0-3)`);
   }
-  const w = new Writer();
+  const w = new RecordWriter();
   w.int16(version);
   w.string(value.protocolType);
   w.int32(value.generation);
@@ -110,7 +99,7 @@ export function encodeGroupMetadataValue(value: GroupMetadataRecord, version: nu
 }
 
 export function decodeGroupMetadataValue(buf: Buffer): GroupMetadataRecord {
-  const r = new Reader(buf, 0);
+  const r = new RecordReader(buf, 0);
   const version = r.int16();
   if (version < 0 || version > GROUP_METADATA_VALUE_MAX_VERSION) {
     throw new CorruptRecordError(`unknown group metadata value version ${version}`, 0);
@@ -124,7 +113,7 @@ export function decodeGroupMetadataValue(buf: Buffer): GroupMetadataRecord {
   const generation = r.int32();
   const protocol = nstr();
   const leader = nstr();
-  const currentStateTimestamp = version >= 2 ? r.int64() : -1;
+  const currentStateTimestamp = version >= 2 ? Number(r.int64()) : -1;
   const count = flexible ? r.compactArrayLength() : r.int32();
   if (count < 0) throw new CorruptRecordError('null members array in group metadata value', r.pos);
   const members: GroupMetadataMemberRecord[] = [];
@@ -151,138 +140,4 @@ export function decodeGroupMetadataValue(buf: Buffer): GroupMetadataRecord {
   }
   if (flexible) r.skipTaggedFields();
   return { protocolType, generation, protocol, leader, currentStateTimestamp, members };
-}
-
-class Writer {
-  private readonly parts: Buffer[] = [];
-  int16(v: number): void {
-    const b = Buffer.allocUnsafe(2);
-    b.writeInt16BE(v, 0);
-    this.parts.push(b);
-  }
-  int32(v: number): void {
-    const b = Buffer.allocUnsafe(4);
-    b.writeInt32BE(v, 0);
-    this.parts.push(b);
-  }
-  int64(v: number): void {
-    const b = Buffer.allocUnsafe(8);
-    b.writeBigInt64BE(BigInt(Math.trunc(v)), 0);
-    this.parts.push(b);
-  }
-  string(s: string): void {
-    const data = Buffer.from(s, 'utf8');
-    checkInt16Length(data.length, 'string');
-    this.int16(data.length);
-    this.parts.push(data);
-  }
-  nullableString(s: string | null): void {
-    if (s === null) this.int16(-1);
-    else this.string(s);
-  }
-  bytes(b: Buffer): void {
-    this.int32(b.length);
-    this.parts.push(b);
-  }
-  finish(): Buffer {
-    return Buffer.concat(this.parts);
-  }
-}
-
-class Reader {
-  constructor(
-    private readonly buf: Buffer,
-    public pos: number,
-  ) {}
-  private need(n: number): void {
-    if (n < 0 || this.pos + n > this.buf.length) {
-      throw new CorruptRecordError(`group metadata record truncated: need ${n} bytes`, this.pos);
-    }
-  }
-  int16(): number {
-    this.need(2);
-    const v = this.buf.readInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  int32(): number {
-    this.need(4);
-    const v = this.buf.readInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  int64(): number {
-    this.need(8);
-    const v = this.buf.readBigInt64BE(this.pos);
-    this.pos += 8;
-    return Number(v);
-  }
-  private utf8(len: number): string {
-    this.need(len);
-    const s = this.buf.toString('utf8', this.pos, this.pos + len);
-    this.pos += len;
-    return s;
-  }
-  private slice(len: number): Buffer {
-    this.need(len);
-    // A copy, so a decoded record does not pin the (possibly large) buffer it was read from.
-    const b = Buffer.from(this.buf.subarray(this.pos, this.pos + len));
-    this.pos += len;
-    return b;
-  }
-  string(): string {
-    const at = this.pos;
-    const s = this.nullableString();
-    if (s === null) throw new CorruptRecordError('null in a non-nullable string', at);
-    return s;
-  }
-  nullableString(): string | null {
-    const len = this.int16();
-    if (len === -1) return null;
-    if (len < 0) throw new CorruptRecordError(`bad string length ${len}`, this.pos - 2);
-    return this.utf8(len);
-  }
-  bytes(): Buffer {
-    const len = this.int32();
-    if (len < 0) throw new CorruptRecordError(`bad bytes length ${len}`, this.pos - 4);
-    return this.slice(len);
-  }
-  uvarint(): number {
-    let result = 0;
-    for (let shift = 0; shift < 35; shift += 7) {
-      this.need(1);
-      const b = this.buf[this.pos++]!;
-      result += (b & 0x7f) * 2 ** shift;
-      if ((b & 0x80) === 0) return result;
-    }
-    throw new CorruptRecordError('varint too long', this.pos);
-  }
-  compactNullableString(): string | null {
-    const n = this.uvarint();
-    return n === 0 ? null : this.utf8(n - 1);
-  }
-  compactString(): string {
-    const at = this.pos;
-    const s = this.compactNullableString();
-    if (s === null) throw new CorruptRecordError('null in a non-nullable compact string', at);
-    return s;
-  }
-  compactBytes(): Buffer {
-    const at = this.pos;
-    const n = this.uvarint();
-    if (n === 0) throw new CorruptRecordError('null in non-nullable compact bytes', at);
-    return this.slice(n - 1);
-  }
-  compactArrayLength(): number {
-    return this.uvarint() - 1;
-  }
-  skipTaggedFields(): void {
-    const count = this.uvarint();
-    for (let i = 0; i < count; i++) {
-      this.uvarint(); // tag
-      const size = this.uvarint();
-      this.need(size);
-      this.pos += size;
-    }
-  }
 }

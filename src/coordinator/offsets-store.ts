@@ -19,6 +19,7 @@ import { decodeBatches, encodeBatch } from '../record/batch.js';
 import type { RecordInput } from '../record/types.js';
 import type { AppendOptions, AppendResult, CreateTopicOptions, ReadResult, TopicDescription } from '../engine/types.js';
 import type { CommittedOffset, OffsetCommitEntry, TopicPartition } from './types.js';
+import { RecordReader, RecordWriter } from './record-io.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 /** offsets.topic.num.partitions default. */
@@ -82,74 +83,20 @@ export function partitionForGroup(groupId: string, partitions: number): number {
   return kafkaAbs(javaStringHashCode(groupId)) % partitions;
 }
 
-function writeString(buf: Buffer, pos: number, bytes: Buffer): number {
-  buf.writeInt16BE(bytes.length, pos);
-  bytes.copy(buf, pos + 2);
-  return pos + 2 + bytes.length;
-}
-
-function stringBytes(s: string, what: string): Buffer {
-  const b = Buffer.from(s, 'utf8');
-  if (b.length > 0x7fff) throw new SluiceError('INVALID_ARGUMENT', `${what} is longer than 32767 bytes`);
-  return b;
-}
-
 /** OffsetCommitKey v1. */
 export function encodeOffsetKey(groupId: string, topic: string, partition: number): Buffer {
-  const g = stringBytes(groupId, 'group id');
-  const t = stringBytes(topic, 'topic');
-  const buf = Buffer.allocUnsafe(2 + 2 + g.length + 2 + t.length + 4);
-  buf.writeInt16BE(KEY_VERSION_OFFSET_COMMIT, 0);
-  let pos = writeString(buf, 2, g);
-  pos = writeString(buf, pos, t);
-  buf.writeInt32BE(partition, pos);
-  return buf;
+  return new RecordWriter().int16(KEY_VERSION_OFFSET_COMMIT).string(groupId, 'group id').string(topic, 'topic').int32(partition).finish();
 }
 
 /** OffsetCommitValue v3. */
 export function encodeOffsetValue(v: { offset: bigint; leaderEpoch: number; metadata: string; commitTimestamp: bigint }): Buffer {
-  const m = stringBytes(v.metadata, 'metadata');
-  const buf = Buffer.allocUnsafe(2 + 8 + 4 + 2 + m.length + 8);
-  buf.writeInt16BE(VALUE_VERSION, 0);
-  buf.writeBigInt64BE(v.offset, 2);
-  buf.writeInt32BE(v.leaderEpoch, 10);
-  const pos = writeString(buf, 14, m);
-  buf.writeBigInt64BE(v.commitTimestamp, pos);
-  return buf;
-}
-
-class Reader {
-  pos = 0;
-  constructor(private readonly buf: Buffer) {}
-  need(n: number): void {
-    if (this.pos + n > this.buf.length) throw new SluiceError('CORRUPT_RECORD', `offsets record truncated at byte ${this.pos}`);
-  }
-  int16(): number {
-    this.need(2);
-    const v = this.buf.readInt16BE(this.pos);
-    this.pos += 2;
-    return v;
-  }
-  int32(): number {
-    this.need(4);
-    const v = this.buf.readInt32BE(this.pos);
-    this.pos += 4;
-    return v;
-  }
-  int64(): bigint {
-    this.need(8);
-    const v = this.buf.readBigInt64BE(this.pos);
-    this.pos += 8;
-    return v;
-  }
-  string(): string {
-    const n = this.int16();
-    if (n < 0) throw new SluiceError('CORRUPT_RECORD', `negative string length ${n} in an offsets record`);
-    this.need(n);
-    const s = this.buf.toString('utf8', this.pos, this.pos + n);
-    this.pos += n;
-    return s;
-  }
+  return new RecordWriter()
+    .int16(VALUE_VERSION)
+    .int64(v.offset)
+    .int32(v.leaderEpoch)
+    .string(v.metadata, 'metadata')
+    .int64(v.commitTimestamp)
+    .finish();
 }
 
 export type DecodedOffsetKey =
@@ -158,7 +105,7 @@ export type DecodedOffsetKey =
   | { kind: 'unknown'; version: number };
 
 export function decodeOffsetKey(buf: Buffer): DecodedOffsetKey {
-  const r = new Reader(buf);
+  const r = new RecordReader(buf);
   const version = r.int16();
   if (version === 0 || version === 1) {
     const groupId = r.string();
@@ -171,7 +118,7 @@ export function decodeOffsetKey(buf: Buffer): DecodedOffsetKey {
 
 /** Decodes OffsetCommitValue v0..v3. */
 export function decodeOffsetValue(buf: Buffer): { offset: bigint; leaderEpoch: number; metadata: string; commitTimestamp: bigint } {
-  const r = new Reader(buf);
+  const r = new RecordReader(buf);
   const version = r.int16();
   switch (version) {
     case 0:
