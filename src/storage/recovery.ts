@@ -419,7 +419,8 @@ export function checkIndexesQuick(seg: LogSegment, isLast: boolean, indexInterva
   const scan = scanSegment(view, seg.size, seg.baseOffset, seg.baseOffset - 1n, indexIntervalBytes, segmentIndexBytes);
   report.scannedSegments++;
   report.scannedBytes += scan.validEnd;
-  installIndexes(seg, scan.builder.finish(!isLast), report, why);
+  // A clean shutdown sealed every segment, the last one too (final time-index entry included).
+  installIndexes(seg, scan.builder.finish(true), report, why);
   seg.resetTimeBookkeeping(scan.builder.maxTimestamp, scan.builder.offsetOfMaxTimestamp);
   seg.nextOffset = scan.nextOffset;
 }
