@@ -54,6 +54,7 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'group.max.session.timeout.ms': { kind: 'int', default: '1800000', doc: 'Largest session timeout a member may ask for.', min: 0 },
   'sluice.owner.threads': { kind: 'int', default: null, doc: 'Partition owner worker threads (default: one per core).', min: 1 },
   'sluice.ring.bytes': { kind: 'int', default: '8388608', doc: 'Bytes of each owner\'s shared-memory append ring.', min: 65536 },
+  'sluice.metrics.port': { kind: 'int', default: null, doc: 'Port of the Prometheus endpoint (GET /metrics on the listener\'s host); unset = off, 0 = any free port.', min: 0 },
   // Common in Kafka sample files; accepted so those files load, no effect here.
   'num.network.threads': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
   'num.io.threads': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
@@ -108,6 +109,8 @@ export interface BrokerConfig {
   maintenanceIntervalMs: number;
   ownerThreads: number;
   ringBytes: number;
+  /** Port of the Prometheus /metrics endpoint (on the listener's host); null = no endpoint. */
+  metricsPort: number | null;
   group: { initialRebalanceDelayMs: number; minSessionTimeoutMs: number; maxSessionTimeoutMs: number };
   /** Topic config defaults by Kafka topic-level name, derived from the log.* keys. */
   topicDefaults: Record<string, string>;
@@ -193,6 +196,9 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
   if (set['log.flush.interval.messages']) topicDefaults['flush.messages'] = set['log.flush.interval.messages'];
   if (set['log.flush.interval.ms']) topicDefaults['flush.ms'] = set['log.flush.interval.ms'];
 
+  const metricsPort = set['sluice.metrics.port'] !== undefined ? num('sluice.metrics.port') : null;
+  if (metricsPort !== null && metricsPort > 65535) throw new ConfigError('sluice.metrics.port', `port ${metricsPort} is out of range`);
+
   const minSession = num('group.min.session.timeout.ms');
   const maxSession = num('group.max.session.timeout.ms');
   if (minSession > maxSession) throw new ConfigError('group.min.session.timeout.ms', 'must not exceed group.max.session.timeout.ms');
@@ -211,6 +217,7 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     maintenanceIntervalMs: num('log.retention.check.interval.ms'),
     ownerThreads: set['sluice.owner.threads'] ? num('sluice.owner.threads') : Math.max(1, availableParallelism()),
     ringBytes: num('sluice.ring.bytes'),
+    metricsPort,
     group: { initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'), minSessionTimeoutMs: minSession, maxSessionTimeoutMs: maxSession },
     topicDefaults,
     entries: set,

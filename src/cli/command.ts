@@ -22,6 +22,8 @@ export interface CommandDef {
   options: OptionDef[];
   /** Extra help paragraphs. */
   details?: string;
+  /** A command group's subcommands, so `sluice <group> <sub> --help` can print the subcommand's own help. */
+  subcommands?: readonly CommandDef[];
   run(ctx: CommandContext): Promise<number>;
 }
 

@@ -35,6 +35,7 @@ export function mainHelp(): string {
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === 'help' && rest.length > 0) return main([...rest, '--help']); // `sluice help topics create`
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(mainHelp());
     return name === undefined ? 2 : 0;
@@ -51,7 +52,9 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const { values, positionals } = parseCommandArgs(def, rest);
     if (values['help']) {
-      process.stdout.write(formatCommandHelp(def));
+      // `sluice topics create --help`: the subcommand's own options, not the whole group's
+      const sub = def.subcommands?.find((s) => s.name === positionals[0]);
+      process.stdout.write(formatCommandHelp(sub ?? def));
       return 0;
     }
     return await def.run({ values, positionals, stdout: process.stdout, stderr: process.stderr });

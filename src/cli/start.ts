@@ -4,11 +4,12 @@ import pino from 'pino';
 import type { CommandDef } from './command.js';
 import { UsageError } from './command.js';
 import { configFromEnv, readPropertiesFile, resolveBrokerConfig } from './broker-config.js';
+import type { MetricsServer } from '../metrics/prometheus.js';
 
 export const startCommand: CommandDef = {
   name: 'start',
   summary: 'Run a single-node broker that Kafka clients can use unchanged.',
-  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE]',
+  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE] [--metrics-port PORT]',
   details:
     'Settings come from, in order of precedence: flags, SLUICE_* environment variables\n' +
     '(SLUICE_LOG_RETENTION_HOURS=1 sets log.retention.hours), the --config properties file (Kafka\'s\n' +
@@ -19,6 +20,7 @@ export const startCommand: CommandDef = {
     { name: 'host', type: 'string', value: 'HOST', description: 'Address to listen on', default: '127.0.0.1' },
     { name: 'data-dir', type: 'string', short: 'd', value: 'DIR', description: 'Where topics are stored (log.dirs)', default: './sluice-data' },
     { name: 'config', type: 'string', short: 'c', value: 'FILE', description: 'Broker properties file with Kafka key names' },
+    { name: 'metrics-port', type: 'string', value: 'PORT', description: 'Serve Prometheus metrics at http://HOST:PORT/metrics (sluice.metrics.port)' },
     { name: 'log-level', type: 'string', value: 'LEVEL', description: 'Log level: trace, debug, info, warn, error', default: 'info' },
   ],
   async run({ values, stdout }) {
@@ -33,10 +35,18 @@ export const startCommand: CommandDef = {
       flags['listeners'] = `PLAINTEXT://${host ?? base[1]}:${port ?? base[2]}`;
     }
     if (typeof values['data-dir'] === 'string') flags['log.dirs'] = values['data-dir'];
+    const metricsPortFlag = values['metrics-port'];
+    if (typeof metricsPortFlag === 'string') {
+      if (!/^\d+$/.test(metricsPortFlag)) throw new UsageError(`--metrics-port expects a number, got "${metricsPortFlag}"`);
+      flags['sluice.metrics.port'] = metricsPortFlag;
+    }
     const cfg = resolveBrokerConfig(file, configFromEnv(process.env), flags);
 
     const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
-    const logger = pino({ name: 'sluice', level }, pino.destination(2));
+    // JSON lines for pipes and log shippers; readable lines (pino-pretty) when a person watches the terminal.
+    const logger = process.stderr.isTTY
+      ? pino({ name: 'sluice', level }, (await import('pino-pretty')).default({ destination: 2, sync: true, singleLine: true, ignore: 'pid,hostname,name' }))
+      : pino({ name: 'sluice', level }, pino.destination(2));
     const dataDir = resolve(cfg.dataDir);
 
     const { Sluice } = await import('../sluice.js');
@@ -48,6 +58,7 @@ export const startCommand: CommandDef = {
       topicDefaults: cfg.topicDefaults,
       defaultPartitions: cfg.defaultPartitions,
       maintenanceIntervalMs: cfg.maintenanceIntervalMs,
+      offsetsTopicPartitions: cfg.offsetsTopicPartitions,
       logger,
     });
     let server;
@@ -72,6 +83,19 @@ export const startCommand: CommandDef = {
       await engine.close();
       throw e;
     }
+    let metricsServer: MetricsServer | null = null;
+    if (cfg.metricsPort !== null) {
+      try {
+        const { createMetrics, startMetricsServer } = await import('../metrics/prometheus.js');
+        const metrics = createMetrics({ engine, server, offsetsStore: await engine.offsetsStore() });
+        metricsServer = await startMetricsServer({ metrics, host: cfg.host, port: cfg.metricsPort, logger });
+        logger.info({ url: metricsServer.url }, 'prometheus metrics available');
+      } catch (e) {
+        await server.close();
+        await engine.close();
+        throw e;
+      }
+    }
     const { host: boundHost, port: boundPort } = server.address;
     stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir})\n`);
 
@@ -83,6 +107,7 @@ export const startCommand: CommandDef = {
         logger.info({ signal }, 'shutting down');
         void (async () => {
           try {
+            await metricsServer?.close();
             await server.close();
             await engine.close();
             logger.info({}, 'stopped cleanly');

@@ -34,6 +34,7 @@ import {
 } from './owner-protocol.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { allocateRing, RingConsumer, RingProducer } from './ring.js';
+import { allocateOwnerStats, readFlushStats, type OwnerStats } from './owner-stats.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { fsyncDir, type TopicRecord, TopicStore, validateTopicName } from './topic-store.js';
 import type {
@@ -149,6 +150,7 @@ class OwnerHandle {
   readonly worker: Worker;
   readonly ring: RingProducer;
   readonly completions: RingConsumer;
+  readonly stats: SharedArrayBuffer;
   private readonly pending = new Map<number, PendingAppend>();
   private nextReqId = 1;
   private queue: QueuedWrite[] = [];
@@ -167,6 +169,7 @@ class OwnerHandle {
     this.index = index;
     this.ring = new RingProducer(init.appendRing);
     this.completions = new RingConsumer(init.completionRing);
+    this.stats = init.statsBuffer;
     this.worker = startOwnerWorker(init, `sluice-owner-${index}`);
     this.worker.unref();
     let readyResolve!: () => void;
@@ -538,6 +541,7 @@ export class SluiceEngine {
           completionRing: allocateRing(completionBytes),
           clockBuffer: this.options.clock?.buffer ?? null,
           maintenanceIntervalMs,
+          statsBuffer: allocateOwnerStats(),
         };
         this.owners.push(new OwnerHandle(i, init, this.logger));
       }
@@ -828,6 +832,26 @@ export class SluiceEngine {
   async runMaintenance(): Promise<void> {
     this.ensureOpen();
     await Promise.all(this.owners.map((o) => o.request({ op: 'maintenance' })));
+  }
+
+  /**
+   * Monitoring: per owner thread, ring occupancy, appends in flight, partitions owned and fdatasync timings.
+   * Read from shared memory and this thread's state: no round trip, cheap enough for every metrics scrape.
+   */
+  ownerStats(): OwnerStats[] {
+    this.ensureOpen();
+    const partitions = new Map<OwnerHandle, number>();
+    for (const t of this.topics.values()) for (const p of t.partitions) partitions.set(p.owner, (partitions.get(p.owner) ?? 0) + 1);
+    return this.owners.map((o) => ({
+      owner: o.index,
+      partitions: partitions.get(o) ?? 0,
+      appendRingUsedBytes: o.ring.usedBytes,
+      appendRingCapacityBytes: o.ring.capacity,
+      completionRingUsedBytes: o.completions.usedBytes,
+      completionRingCapacityBytes: o.completions.capacity,
+      appendsInFlight: o.inFlight,
+      flush: readFlushStats(o.stats),
+    }));
   }
 
   /** fsyncs every partition. */

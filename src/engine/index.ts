@@ -3,3 +3,4 @@ export { SluiceEngine } from './engine.js';
 export { createManualClock, SharedManualClock } from './clock.js';
 export { validateTopicName } from './topic-store.js';
 export type * from './types.js';
+export type { FlushStats, OwnerStats } from './owner-stats.js';

@@ -32,6 +32,7 @@ import {
 } from './owner-protocol.js';
 import { deleteSnapshotsAbove, loadSnapshot, ProducerStateTable, writeSnapshot } from './producer-state.js';
 import { RingConsumer, RingProducer } from './ring.js';
+import { OwnerStatsWriter } from './owner-stats.js';
 
 if (!parentPort) throw new Error('owner-worker must run in a worker thread');
 const port = parentPort;
@@ -39,6 +40,15 @@ const init = workerData as OwnerInit;
 const appendRing = new RingConsumer(init.appendRing);
 const completions = new RingProducer(init.completionRing);
 const clock: () => number = init.clockBuffer ? ((c) => () => c.now())(SharedManualClock.attach(init.clockBuffer)) : systemClock;
+const stats = new OwnerStatsWriter(init.statsBuffer);
+
+/** Every flush goes through here: the fdatasync time lands in the owner's shared stats (read at metrics scrape). */
+function timedFlush(plog: PartitionLog): void {
+  if (plog.unflushedMessages === 0) return plog.flush(); // nothing to sync: not a flush worth timing
+  const t0 = performance.now();
+  plog.flush();
+  stats.recordFlush((performance.now() - t0) / 1000);
+}
 
 function log(level: OwnerLogMessage['log'], obj: object, msg: string): void {
   const m: OwnerLogMessage = { log: level, obj: { owner: init.ownerIndex, ...obj }, msg };
@@ -225,7 +235,7 @@ function burst(): void {
     p.touched = false;
     let err: WireError | null = null;
     try {
-      if (p.log.unflushedMessages >= p.config.flushMessages) p.log.flush();
+      if (p.log.unflushedMessages >= p.config.flushMessages) timedFlush(p.log);
     } catch (e) {
       err = toWireError(e);
       log('error', { topic: p.topic, partition: p.partition, err: err.message }, 'flush failed');
@@ -309,7 +319,7 @@ function closePartition(p: OwnedPartition, clean: boolean): void {
   partitions.delete(p.slot);
   try {
     if (clean) {
-      p.log.flush();
+      timedFlush(p.log);
       p.snapshot();
     }
   } finally {
@@ -347,7 +357,7 @@ function maintain(p: OwnedPartition, now: number): void {
     p.log.deleteOldSegments(now);
     compact(p, now);
     maybeRoll(p, now);
-    if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) p.log.flush();
+    if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) timedFlush(p.log);
   } catch (e) {
     log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'maintenance failed');
   }
@@ -382,7 +392,7 @@ function handle(req: OwnerRequest): unknown {
       return null;
     }
     case 'flush':
-      for (const p of partitions.values()) p.log.flush();
+      for (const p of partitions.values()) timedFlush(p.log);
       return null;
     case 'close': {
       closing = true;
@@ -436,7 +446,7 @@ function rescheduleFlushTimer(): void {
     const now = clock();
     for (const p of partitions.values()) {
       try {
-        if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) p.log.flush();
+        if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) timedFlush(p.log);
         maybeRoll(p, now);
       } catch (e) {
         log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'timed flush failed');

@@ -127,6 +127,16 @@ interface PendingDelete {
   at: number;
 }
 
+/**
+ * A segment sealed by a roll whose files are being made durable off the append path. Once it and every
+ * earlier one are synced, the recovery point moves to `nextBase` (the base of the segment that followed it).
+ */
+interface SealedSync {
+  files: string[];
+  nextBase: bigint;
+  done: boolean;
+}
+
 export class PartitionLog {
   readonly dir: string;
   readonly state: PartitionSharedState;
@@ -148,6 +158,8 @@ export class PartitionLog {
   private closed = false;
   private failed: Error | null = null;
   private pendingDeletes: PendingDelete[] = [];
+  /** Rolled segments not yet known durable, oldest first (see `rollTo`). */
+  private sealedSyncs: SealedSync[] = [];
   private readonly epochs: LeaderEpochCache;
   private _reader: PartitionReader | null = null;
   /** First offset not yet cleaned by compaction (cleaner-offset-checkpoint). */
@@ -492,10 +504,14 @@ export class PartitionLog {
     return false;
   }
 
-  /** Makes every appended byte durable: one fdatasync of the active .log (covers the shared mapping's pages). */
+  /**
+   * Makes every appended byte durable: one fdatasync of the active .log (covers the shared mapping's pages),
+   * after the segments sealed by rolls whose background sync has not finished yet.
+   */
   flush(): void {
     this.ensureWritable();
     this.io('flush', () => {
+      this.syncSealedNow();
       if (this._unflushed > 0) this.active.syncData();
       this._unflushed = 0;
       this._lastFlush = this.clock();
@@ -518,7 +534,10 @@ export class PartitionLog {
     const old = this.active;
     const now = this.clock();
     const oldEmpty = old.size === 0;
-    if (!oldEmpty) old.seal(); // trim + fdatasync before readers can see the new segment
+    // Trim now (before readers can see the new segment); the fdatasync of up to segment.bytes of dirty data
+    // runs in the background (measured: 1.3 s for a 1 GiB segment, during which the owner appended nothing).
+    // flush() and close() finish it synchronously, so a flush policy's guarantee is unchanged.
+    if (!oldEmpty) old.seal(false);
     if (oldEmpty) old.release();
     const created = LogSegment.create(this.dir, base, Math.max(cfg.segmentBytes, firstBatchSize), cfg.segmentIndexBytes, this.ioMode, now);
     this.publishSegmentsChange(() => {
@@ -529,12 +548,75 @@ export class PartitionLog {
       for (const f of [old.logFile, old.offsetIndex.file, old.timeIndex.file]) unlinkIfExists(f);
     }
     if (!oldEmpty) {
-      // everything below the new segment is synced and trimmed: recovery can skip it after a crash
-      writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), base);
+      // once synced, everything below the new segment can be skipped by recovery after a crash
+      this.syncSealedInBackground(old.files, base);
       this.sink.info({ dir: this.dir, segment: old.baseOffset.toString(), bytes: old.size }, 'rolled segment');
     }
     this.removeExpiredDeletes(now);
     return created;
+  }
+
+  /** Syncs a rolled segment's files on the thread pool; the recovery point follows when it (and older ones) are done. */
+  private syncSealedInBackground(files: string[], nextBase: bigint): void {
+    const entry: SealedSync = { files, nextBase, done: false };
+    this.sealedSyncs.push(entry);
+    let left = files.length;
+    let failed: NodeJS.ErrnoException | null = null;
+    const finish = (err: NodeJS.ErrnoException | null): void => {
+      // a file renamed or deleted meanwhile (retention, compaction, truncation) no longer needs to be durable
+      if (err && err.code !== 'ENOENT') failed = err;
+      if (--left > 0 || entry.done) return;
+      if (failed) {
+        // left pending: the next flush() or close() syncs it synchronously and reports a failure there
+        this.sink.warn({ dir: this.dir, err: String(failed) }, 'background sync of a rolled segment failed');
+        return;
+      }
+      entry.done = true;
+      this.advanceRecoveryPoint();
+    };
+    for (const f of files) {
+      fs.open(f, 'r', (err, fd) => {
+        if (err) return finish(err);
+        fs.fdatasync(fd, (syncErr) => fs.close(fd, () => finish(syncErr)));
+      });
+    }
+  }
+
+  /** Syncs, in this thread, every rolled segment whose background sync has not finished. */
+  private syncSealedNow(): void {
+    if (this.sealedSyncs.length === 0) return;
+    for (const entry of this.sealedSyncs) {
+      if (entry.done) continue;
+      for (const f of entry.files) {
+        let fd: number;
+        try {
+          fd = fs.openSync(f, 'r');
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          throw e;
+        }
+        try {
+          fs.fdatasyncSync(fd);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+      entry.done = true;
+    }
+    this.advanceRecoveryPoint();
+  }
+
+  /** Moves the recovery point past the oldest run of synced rolled segments. */
+  private advanceRecoveryPoint(): void {
+    let point = -1n;
+    while (this.sealedSyncs.length > 0 && (this.sealedSyncs[0] as SealedSync).done) point = (this.sealedSyncs.shift() as SealedSync).nextBase;
+    if (point < 0n || this.closed || this.failed) return;
+    try {
+      writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), point);
+    } catch (e) {
+      // only costs a longer recovery after a crash; the next roll or close writes it again
+      this.sink.warn({ dir: this.dir, err: String(e) }, 'could not write the recovery point');
+    }
   }
 
   // ------------------------------------------------------------------ truncation
@@ -552,6 +634,9 @@ export class PartitionLog {
       return;
     }
     this.io('truncate', () => {
+      // rolled segments become durable first: a late background sync must not move the recovery point
+      // past the cut
+      this.syncSealedNow();
       const cfg = this._config;
       if (this._hw > offset) this._hw = offset;
       if (this._lso !== null && this._lso > offset) this._lso = offset;
@@ -624,6 +709,7 @@ export class PartitionLog {
   truncateFullyAndStartAt(offset: bigint): void {
     this.ensureWritable();
     this.io('truncateFully', () => {
+      this.syncSealedNow();
       const cfg = this._config;
       this._hw = offset;
       this._lso = null;
@@ -850,6 +936,7 @@ export class PartitionLog {
       return;
     }
     this.io('close', () => {
+      this.syncSealedNow();
       const a = this.active;
       a.seal(); // trim + fdatasync; readers only touch below the published size
       for (const s of this.segments) s.release();

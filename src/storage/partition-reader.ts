@@ -207,7 +207,8 @@ export class PartitionReader {
     try {
       const idxFd = fs.openSync(path.join(this.dir, segmentFileName(base, INDEX_SUFFIX)), 'r');
       try {
-        index = mapFile(idxFd, fs.fstatSync(idxFd).size, 'r');
+        // binary searches only; the active index is a preallocated sparse file: no readahead (zero-filled holes)
+        index = mapFile(idxFd, fs.fstatSync(idxFd).size, 'r', 'random');
       } finally {
         fs.closeSync(idxFd);
       }

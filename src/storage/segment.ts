@@ -317,21 +317,27 @@ export class LogSegment {
 
   /**
    * Stops appending: writes the final time index entry, trims the .log and indexes to their real sizes,
-   * syncs, and drops the writable mappings.
+   * syncs (unless `sync` is false: the caller then makes `files` durable later), and drops the writable
+   * mappings.
    */
-  seal(): void {
+  seal(sync = true): void {
     if (!this.active) return;
     this.maybeAppendTimeEntry(true);
     this.wmap = null; // never touched again: the file shrinks below its length next
     this.rmap = null;
     fs.ftruncateSync(this.fd, this.size);
-    fs.fdatasyncSync(this.fd);
+    if (sync) fs.fdatasyncSync(this.fd);
     fs.closeSync(this.fd);
     this.fd = -1;
-    this.offsetIndex.seal();
-    this.timeIndex.seal();
+    this.offsetIndex.seal(sync);
+    this.timeIndex.seal(sync);
     this.active = false;
     this.capacity = this.size;
+  }
+
+  /** The segment's three files (.log, .index, .timeindex). */
+  get files(): string[] {
+    return [this.logFile, this.offsetIndex.file, this.timeIndex.file];
   }
 
   /** Drops mappings and descriptors without trimming (before the files are renamed or deleted). */

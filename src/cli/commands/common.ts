@@ -21,8 +21,21 @@ export const BOOTSTRAP_OPTION: OptionDef = {
   short: 'b',
   value: 'HOST:PORT',
   description: 'Broker to connect to (comma-separated list allowed)',
-  default: '127.0.0.1:9092',
+  default: '127.0.0.1:9092, or the address in SLUICE_ADVERTISED_LISTENERS / SLUICE_LISTENERS when set',
 };
+
+/**
+ * The broker the tools talk to without --bootstrap-server: the one `sluice start` would run in the same
+ * environment, so a shell that exports SLUICE_LISTENERS for the broker needs no flag on every command.
+ */
+export function defaultBootstrap(env: NodeJS.ProcessEnv = process.env): string {
+  const listener = env['SLUICE_ADVERTISED_LISTENERS'] || env['SLUICE_LISTENERS'];
+  const m = listener ? /^(?:[A-Za-z_]+:\/\/)?\[?([^\]]*?)\]?:(\d+)$/.exec(listener.split(',')[0]!.trim()) : null;
+  if (!m || Number(m[2]) === 0) return '127.0.0.1:9092'; // port 0: the bound port is not knowable here
+  // a wildcard listener accepts local connections
+  const host = m[1] === '' || m[1] === '0.0.0.0' || m[1] === '::' ? '127.0.0.1' : m[1]!;
+  return `${host.includes(':') ? `[${host}]` : host}:${Number(m[2])}`;
+}
 
 export const CLIENT_ID_OPTION: OptionDef = {
   name: 'client-id',
@@ -34,8 +47,9 @@ export const CLIENT_ID_OPTION: OptionDef = {
 
 /**
  * Builds one CommandDef from subcommands. The parser sees the union of their options; `run` then rejects
- * options that do not belong to the chosen subcommand. `--help` shows every subcommand's usage and the
- * options (the command table parses before dispatch), and `sluice <group> help <sub>` one subcommand's.
+ * options that do not belong to the chosen subcommand. `sluice <group> --help` shows every subcommand's usage
+ * and the options; `sluice <group> <sub> --help` (main.ts, through `subcommands`) and
+ * `sluice <group> help <sub>` show one subcommand's.
  */
 export function defineGroup(group: { name: string; summary: string; details?: string; subcommands: SubcommandDef[] }): CommandDef {
   const options: OptionDef[] = [];
@@ -53,7 +67,7 @@ export function defineGroup(group: { name: string; summary: string; details?: st
     'Subcommands:',
     subList,
     '',
-    `Run \`sluice ${group.name} help <subcommand>\` for one subcommand's options.`,
+    `Run \`sluice ${group.name} <subcommand> --help\` for one subcommand's options.`,
     ...(group.details ? ['', group.details] : []),
   ].join('\n');
   return {
@@ -62,6 +76,7 @@ export function defineGroup(group: { name: string; summary: string; details?: st
     usage: `sluice ${group.name} <${group.subcommands.map((s) => s.name).join('|')}> [options]`,
     details,
     options,
+    subcommands: group.subcommands.map(subcommandAsCommand),
     async run(ctx) {
       const [subName, ...rest] = ctx.positionals;
       if (subName === 'help') {
@@ -93,7 +108,7 @@ function subcommandAsCommand(s: SubcommandDef): CommandDef {
 
 /** Connects to the broker named by --bootstrap-server. */
 export async function connect(values: Values, opts: { requestTimeoutMs?: number } = {}): Promise<KafkaClient> {
-  const bootstrap = str(values, 'bootstrap-server') ?? '127.0.0.1:9092';
+  const bootstrap = str(values, 'bootstrap-server') ?? defaultBootstrap();
   return KafkaClient.connect({
     bootstrap,
     clientId: str(values, 'client-id') ?? 'sluice-cli',

@@ -3,6 +3,7 @@
  * broker's identity, its metrics, and small helpers shared by several APIs.
  */
 import { isSluiceError } from '../../errors.js';
+import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET } from '../../record/batch-header.js';
 import type { Logger } from '../../engine/types.js';
 import type { SluiceEngine as Sluice } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
@@ -39,6 +40,19 @@ export function newMetrics(): KafkaServerMetrics {
   };
 }
 
+/**
+ * Callbacks for a metrics exporter (`server.observe`). They run synchronously on the request path: keep
+ * them to a few counter updates.
+ */
+export interface BrokerObserver {
+  /** A request was handled, from frame decode to encoded response (a Fetch long poll includes its wait). */
+  request?(api: string, seconds: number): void;
+  /** Produce: record batches of one partition were appended (bytes and records as the client sent them). */
+  produced?(topic: string, bytes: number, records: number): void;
+  /** Fetch: record batches of one partition went into a response. */
+  fetched?(topic: string, bytes: number, records: number): void;
+}
+
 export interface BrokerContext {
   readonly engine: Sluice;
   readonly offsets: OffsetsStore;
@@ -56,6 +70,8 @@ export interface BrokerContext {
   readonly brokerConfigs: ReadonlyMap<string, string>;
   /** name ↔ topic id, for APIs that address topics by id (Metadata v10+, Fetch v13+, DeleteTopics v6+). */
   readonly topicIds: TopicIdCache;
+  /** Registered by `server.observe`; empty unless metrics are exported. */
+  readonly observers: BrokerObserver[];
 }
 
 /** Per-request information besides the body. */
@@ -64,6 +80,20 @@ export interface RequestContext {
   readonly apiVersion: number;
   readonly connection: Connection;
   readonly clientHost: string;
+}
+
+const RECORDS_COUNT_END = RECORD_COUNT_OFFSET + 4;
+
+/** Records in a run of whole RecordBatch v2 batches (the count field of each header). */
+export function countRecords(batches: Buffer): number {
+  let n = 0;
+  for (let pos = 0; pos + RECORDS_COUNT_END <= batches.length; ) {
+    n += batches.readInt32BE(pos + RECORD_COUNT_OFFSET);
+    const size = batches.readInt32BE(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+    if (size <= LOG_OVERHEAD) break;
+    pos += size;
+  }
+  return n;
 }
 
 /** Kafka error codes the frontend answers itself (numbers from Kafka's `Errors` enum). */

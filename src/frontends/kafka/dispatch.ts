@@ -23,7 +23,19 @@ import { HANDLERS } from './handlers/index.js';
 import { CloseConnection, NO_RESPONSE, type Handler } from './handlers/types.js';
 
 export function createDispatcher(ctx: BrokerContext): (frame: Buffer, conn: Connection) => Promise<DispatchResult> {
-  return (frame, conn) => dispatch(ctx, frame, conn);
+  return (frame, conn) => (ctx.observers.length === 0 ? dispatch(ctx, frame, conn) : timedDispatch(ctx, frame, conn));
+}
+
+/** With a metrics exporter attached: the same, timed per API (frames of an unknown API are not attributed). */
+async function timedDispatch(ctx: BrokerContext, frame: Buffer, conn: Connection): Promise<DispatchResult> {
+  const started = performance.now();
+  const result = await dispatch(ctx, frame, conn);
+  const name = frame.length >= 2 ? SERVED_VERSIONS.get(frame.readInt16BE(0))?.name : undefined;
+  if (name !== undefined) {
+    const seconds = (performance.now() - started) / 1000;
+    for (const o of ctx.observers) o.request?.(name, seconds);
+  }
+  return result;
 }
 
 async function dispatch(ctx: BrokerContext, frame: Buffer, conn: Connection): Promise<DispatchResult> {

@@ -1,2 +1,2 @@
 /** The Kafka wire-protocol frontend. */
-export { startKafkaServer, type KafkaServer, type KafkaServerOptions, type KafkaServerMetrics } from './server.js';
+export { startKafkaServer, type KafkaServer, type KafkaServerOptions, type KafkaServerMetrics, type BrokerObserver } from './server.js';

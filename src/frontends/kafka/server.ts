@@ -12,9 +12,9 @@ import { OffsetsStore } from '../../coordinator/offsets-store.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from '../../coordinator/group-coordinator.js';
 import { Connection } from './connection.js';
 import { createDispatcher } from './dispatch.js';
-import { TopicIdCache, newMetrics, type BrokerContext, type KafkaServerMetrics } from './context.js';
+import { TopicIdCache, newMetrics, type BrokerContext, type BrokerObserver, type KafkaServerMetrics } from './context.js';
 
-export type { KafkaServerMetrics } from './context.js';
+export type { BrokerObserver, KafkaServerMetrics } from './context.js';
 
 export interface KafkaServerOptions {
   engine: Sluice;
@@ -55,6 +55,8 @@ export interface KafkaServer {
   readonly address: { host: string; port: number };
   /** Live counters (zero-copy accounting, requests, connections). */
   readonly metrics: KafkaServerMetrics;
+  /** Adds per-request / per-topic callbacks (a metrics exporter); returns a function that removes them. */
+  observe(observer: BrokerObserver): () => void;
   /** Stops listening, closes every connection, and the coordinator/offsets store the broker created. Not the engine. */
   close(): Promise<void>;
 }
@@ -164,6 +166,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     socketRequestMaxBytes: maxRequestBytes,
     brokerConfigs,
     topicIds: new TopicIdCache(engine),
+    observers: [],
   };
   const dispatch = createDispatcher(ctx);
   let closing = false;
@@ -198,6 +201,13 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
   return {
     address: { host: boundHost, port: boundPort },
     metrics,
+    observe(observer: BrokerObserver): () => void {
+      ctx.observers.push(observer);
+      return () => {
+        const i = ctx.observers.indexOf(observer);
+        if (i >= 0) ctx.observers.splice(i, 1);
+      };
+    },
     close(): Promise<void> {
       if (closed) return closed;
       closing = true;

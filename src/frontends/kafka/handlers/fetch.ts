@@ -16,7 +16,7 @@ import type {
 } from '../generated/index.js';
 import { batchSizeAt } from '../../../record/batch-header.js';
 import { isSluiceError } from '../../../errors.js';
-import { ErrorCode, ZERO_UUID, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
+import { ErrorCode, ZERO_UUID, countRecords, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
 
 const EMPTY = Buffer.alloc(0);
 const INT32_MAX = 0x7fffffff;
@@ -64,9 +64,21 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, rc: Req
     const round = readAll(ctx, targets, isolation, maxBytes);
     const left = deadline - Date.now();
     if (round.bytes >= minBytes || round.errors > 0 || left <= 0 || rc.connection.isClosed || targets.length === 0) {
+      if (ctx.observers.length > 0) reportFetched(ctx, targets, round.partitions);
       return buildResponse(targets, round.partitions);
     }
     await waitForAny(ctx, targets, round.partitions, left, rc.connection.whenClosed);
+  }
+}
+
+/** Bytes and records per partition of the answer, for the metrics exporter (only the round that is sent). */
+function reportFetched(ctx: BrokerContext, targets: Target[], partitions: FetchResponsePartitionDataInput[]): void {
+  for (let i = 0; i < targets.length; i++) {
+    const topic = targets[i]!.topic;
+    const r = partitions[i]!.records;
+    if (topic === null || r === null || !Buffer.isBuffer(r) || r.length === 0) continue;
+    const n = countRecords(r);
+    for (const o of ctx.observers) o.fetched?.(topic, r.length, n);
   }
 }
 

@@ -11,7 +11,7 @@ import type {
   ProduceResponseTopicProduceResponseInput,
 } from '../generated/index.js';
 import type { AppendResult } from '../../../engine/types.js';
-import { ErrorCode, errorCodeOf, errorMessageOf, type BrokerContext, type RequestContext } from '../context.js';
+import { ErrorCode, countRecords, errorCodeOf, errorMessageOf, type BrokerContext, type RequestContext } from '../context.js';
 import { CloseConnection, NO_RESPONSE, type NoResponse } from './types.js';
 import { autoCreateTopic } from './topics.js';
 
@@ -75,11 +75,21 @@ function submitAll(ctx: BrokerContext, slots: Slot[], acks: 0 | 1 | -1, timeoutM
       continue;
     }
     ctx.metrics.produceRecordBytes += s.records.length;
+    const { topic, records } = s;
     s.outcome = ctx.engine.append(s.topic, s.partition, s.records, { acks, timeoutMs }).then(
-      (result): Outcome => ({ ok: true, result }),
+      (result): Outcome => {
+        if (ctx.observers.length > 0) reportProduced(ctx, topic, records);
+        return { ok: true, result };
+      },
       (err: unknown): Outcome => ({ ok: false, code: errorCodeOf(err), message: errorMessageOf(err) }),
     );
   }
+}
+
+/** Counted once appended (a retried duplicate the log dropped still counts: it arrived again). */
+function reportProduced(ctx: BrokerContext, topic: string, records: Buffer): void {
+  const n = countRecords(records);
+  for (const o of ctx.observers) o.produced?.(topic, records.length, n);
 }
 
 async function finish(req: ProduceRequest, rc: RequestContext, slots: Slot[]): Promise<ProduceResponseInput | NoResponse> {
