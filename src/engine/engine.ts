@@ -233,6 +233,7 @@ class OwnerHandle {
     this.control.clear();
     for (const p of this.pending.values()) this.settle(p, err, null);
     this.pending.clear();
+    this.completions.wakeWaiter(); // a drain loop waiting for completions that will never come ends now
     for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i].failed?.(err);
     this.queue = [];
     this.queueHead = 0;
@@ -361,19 +362,22 @@ class OwnerHandle {
   private async drainLoop(): Promise<void> {
     this.draining = true;
     this.hold();
-    let nextTimeoutCheck = performance.now() + TIMEOUT_CHECK_MS;
+    // Deadlines are checked by a timer rather than by a timeout on each wait: every Atomics.waitAsync with a
+    // timeout leaves a delayed task in Node's platform for its full duration, and removing one scans them all
+    // (node::PerIsolatePlatformData::DeleteFromScheduledTasks in perf; without them the peak rate of 1.1 KiB
+    // appends rose from ~125k/s to ~155k/s).
+    const deadlines = setInterval(() => {
+      this.expire(performance.now());
+      if (this.pending.size === 0) this.completions.wakeWaiter();
+    }, TIMEOUT_CHECK_MS);
     try {
       while (this.pending.size > 0) {
         this.drainCompletions();
         if (this.pending.size === 0) break;
-        await this.completions.waitForData(TIMEOUT_CHECK_MS);
-        const now = performance.now();
-        if (now >= nextTimeoutCheck) {
-          nextTimeoutCheck = now + TIMEOUT_CHECK_MS;
-          this.expire(now);
-        }
+        await this.completions.waitForData();
       }
     } finally {
+      clearInterval(deadlines);
       this.draining = false;
       this.unhold();
     }

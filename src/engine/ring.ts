@@ -227,7 +227,16 @@ export class RingConsumer extends RingBase {
     return this.tail !== this.headSnapshot || this.tail !== Atomics.load(this.ctl, HEAD);
   }
 
-  /** Resolves when the producer publishes an entry (or after `timeoutMs`); never blocks the thread. */
+  /** Wakes this consumer's own pending `waitForData` (from a timer of the same thread), if there is one. */
+  wakeWaiter(): void {
+    Atomics.notify(this.ctl, HEAD);
+  }
+
+  /**
+   * Resolves when the producer publishes an entry (or after `timeoutMs`); never blocks the thread. Prefer no
+   * timeout on hot paths: Node keeps a delayed task for each timed wait for its whole duration, even when the
+   * wait ends early, and removing one scans all of them.
+   */
   async waitForData(timeoutMs = Infinity): Promise<void> {
     const seen = this.tail;
     Atomics.store(this.ctl, CONSUMER_SLEEPING, 1);

@@ -282,6 +282,10 @@ export class PartitionLog {
   get activeSegment(): LogSegment {
     return this.active;
   }
+  /** Rolled segments whose background sync has not finished (the recovery point waits for them). */
+  get pendingRolledSyncs(): number {
+    return this.sealedSyncs.length;
+  }
   get leaderEpochEntries(): readonly EpochEntry[] {
     return this.epochs.entries;
   }
@@ -722,6 +726,7 @@ export class PartitionLog {
       const created = LogSegment.create(this.dir, offset, cfg.segmentBytes, cfg.segmentIndexBytes, this.ioMode, this.clock());
       this.publishSegmentsChange(() => {
         this.segments = [created];
+        this.publishOffsets(); // the new log start inside the window (see deleteOldSegments)
       });
       this._size = 0;
       fsyncDir(this.dir);
@@ -784,6 +789,7 @@ export class PartitionLog {
         for (const s of doomed) renamed.push(...s.renameAll(DELETED_SUFFIX));
         const first = (this.segments[0] as LogSegment).baseOffset;
         if (first > this._logStart) this._logStart = first;
+        this.publishOffsets(); // inside the window: readers never see the new segment list with the old log start
       });
       fsyncDir(this.dir);
       this._size -= deletedBytes;

@@ -60,12 +60,15 @@ export class PartitionReader {
     const st = this.state;
     const deadline = Date.now() + 1000;
     for (let spins = 0; ; spins++) {
-      // offsets first: the active size read after them covers every byte below them
+      // The epoch brackets everything: a change of the segment set publishes its new log start inside the
+      // window, so the offsets and the segment list always agree (a retention deletion seen with the old log
+      // start made readers fail with "segment list is stale").
+      const epoch = st.segmentsEpoch;
+      // offsets next: the active size read after them covers every byte below them
       const hw = st.highWatermark;
       const leo = st.logEndOffset;
       const logStart = st.logStartOffset;
       const lso = st.lastStableOffset;
-      const epoch = st.segmentsEpoch;
       if ((epoch & 1) === 0) {
         const activeBase = st.activeSegmentBaseOffset;
         const activeIndexEntries = st.activeIndexEntries;

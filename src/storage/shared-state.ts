@@ -23,6 +23,7 @@ const SEGMENTS_EPOCH = 1; // bumped when the segment set changes (roll, deletion
 const ACTIVE_SIZE = 2; // valid bytes in the active segment
 const ACTIVE_INDEX_ENTRIES = 3; // valid entries in the active segment's offset index
 const FLAGS = 4; // bit 0: partition closed/deleted
+const WAITERS = 5; // long polls waiting on HW_SEQ: the owner notifies only when there is one
 
 export const FLAG_CLOSED = 1;
 
@@ -81,9 +82,14 @@ export class PartitionSharedState {
     Atomics.or(this.ints, FLAGS, FLAG_CLOSED);
     this.wake();
   }
+  /**
+   * Bumps the sequence; notifies only when a long poll waits (every append publishes, and a notify takes a
+   * process-wide lock in V8 even with nobody waiting). A waiter registers before it checks the sequence, so
+   * either it sees the bump or the owner sees it (sequentially consistent atomics).
+   */
   private wake(): void {
     Atomics.add(this.ints, HW_SEQ, 1);
-    Atomics.notify(this.ints, HW_SEQ);
+    if (Atomics.load(this.ints, WAITERS) !== 0) Atomics.notify(this.ints, HW_SEQ);
   }
 
   /**
@@ -91,9 +97,14 @@ export class PartitionSharedState {
    * Returns true if woken by a change.
    */
   async waitForChange(seenSeq: number, timeoutMs: number): Promise<boolean> {
-    if (Atomics.load(this.ints, HW_SEQ) !== seenSeq) return true;
-    const r = Atomics.waitAsync(this.ints, HW_SEQ, seenSeq, timeoutMs);
-    const v = r.async ? await r.value : r.value;
-    return v !== 'timed-out';
+    Atomics.add(this.ints, WAITERS, 1);
+    try {
+      if (Atomics.load(this.ints, HW_SEQ) !== seenSeq) return true;
+      const r = Atomics.waitAsync(this.ints, HW_SEQ, seenSeq, timeoutMs);
+      const v = r.async ? await r.value : r.value;
+      return v !== 'timed-out';
+    } finally {
+      Atomics.sub(this.ints, WAITERS, 1);
+    }
   }
 }
