@@ -45,6 +45,7 @@ const SERVED_APIS = [
   'IncrementalAlterConfigs',
   'DescribeCluster',
   'DescribeProducers',
+  'DescribeLogDirs',
   'ConsumerGroupHeartbeat',
 ];
 /** Non-API schemas generated too: the headers, and the consumer-group embedded protocol. */

@@ -34,6 +34,7 @@ import type {
   ListedGroup,
   ListOffsetsRequest,
   ListOffsetsResult,
+  LogDirPartition,
   MetadataOptions,
   OffsetCommitEntry,
   OffsetCommitOptions,
@@ -370,6 +371,49 @@ export class KafkaClient {
       this.adminNode(),
     );
     for (const r of resp.responses) checkKafkaError(r.errorCode, `${resource.type} '${r.resourceName}'`, r.errorMessage);
+  }
+
+  /**
+   * Log directories and partition sizes (DescribeLogDirs), asked of every broker leading one of the
+   * partitions (all topics of every known broker when `partitions` is omitted). Undefined when a broker
+   * asked does not serve DescribeLogDirs; partitions a broker does not host are left out.
+   */
+  async describeLogDirs(partitions?: readonly TopicPartition[]): Promise<LogDirPartition[] | undefined> {
+    let targets: [number, TopicPartition[] | null][];
+    if (partitions === undefined) {
+      if (this.brokers.size === 0) await this.metadata([]);
+      targets = [...this.brokers.keys()].map((node) => [node, null]);
+    } else {
+      targets = [...(await this.byLeader(partitions))];
+    }
+    const conns = await Promise.all(targets.map(async ([node]) => this.brokerConnection(node)));
+    if (conns.some((c) => !c.supports('DescribeLogDirs'))) return undefined;
+    const parts = await Promise.all(
+      targets.map(async ([node, items], i) => {
+        const topics = items === null ? null : groupByTopic(items).map(([topic, ps]) => ({ topic, partitions: ps.map((p) => p.partition) }));
+        const resp = await conns[i]!.request('DescribeLogDirs', { topics });
+        checkKafkaError(resp.errorCode, `DescribeLogDirs on broker ${node}`);
+        const res: LogDirPartition[] = [];
+        for (const d of resp.results) {
+          checkKafkaError(d.errorCode, `log dir ${d.logDir} on broker ${node}`);
+          for (const t of d.topics) {
+            for (const p of t.partitions) {
+              res.push({
+                broker: node,
+                logDir: d.logDir,
+                topic: t.name,
+                partition: p.partitionIndex,
+                sizeBytes: p.partitionSize,
+                offsetLag: p.offsetLag,
+                isFuture: p.isFutureKey,
+              });
+            }
+          }
+        }
+        return res;
+      }),
+    );
+    return parts.flat();
   }
 
   // ---------------------------------------------------------------------------------------------------

@@ -128,6 +128,17 @@ export interface ListOffsetsResult extends TopicPartition {
   timestamp: bigint;
 }
 
+/** One partition's replica in one log directory of one broker (DescribeLogDirs). */
+export interface LogDirPartition extends TopicPartition {
+  broker: number;
+  /** Absolute path of the log directory on the broker. */
+  logDir: string;
+  /** Bytes of the partition's log segments. */
+  sizeBytes: bigint;
+  offsetLag: bigint;
+  isFuture: boolean;
+}
+
 export type Acks = 0 | 1 | -1;
 
 export interface ProduceOptions {

@@ -196,7 +196,8 @@ test('registry shape and API keys', () => {
   assert.equal(API_KEYS.ApiVersions, 18);
   assert.equal(API_KEYS.ControlledShutdown, 7);
   assert.equal(API_KEYS.ConsumerGroupHeartbeat, 68);
-  assert.equal(API_REGISTRY.size, 33);
+  assert.equal(API_REGISTRY.size, 34);
+  assert.equal(API_KEYS.DescribeLogDirs, 35);
   for (const [key, c] of API_REGISTRY) {
     assert.equal(c.apiKey, key);
     assert.equal(API_KEYS[c.name], key);

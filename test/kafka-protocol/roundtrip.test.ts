@@ -17,7 +17,7 @@ test('every served API has a request and a response codec, plus headers and cons
   for (const n of ['RequestHeader', 'ResponseHeader', 'ConsumerProtocolSubscription', 'ConsumerProtocolAssignment', 'ProduceRequest', 'FetchResponse', 'ConsumerGroupHeartbeatResponse']) {
     assert.ok(names.has(n), n);
   }
-  assert.equal(codecs.length, 33 * 2 + 4);
+  assert.equal(codecs.length, 34 * 2 + 4);
 });
 
 for (const c of codecs) {

@@ -324,6 +324,7 @@ function sampleBody(api: ServedApiName): ApiTypes[ServedApiName]['requestInput']
       resources: [{ resourceType: 2, resourceName: 'fuzz', configs: [{ name: 'retention.ms', configOperation: 0, value: '86400000' }] }],
       validateOnly: true,
     },
+    DescribeLogDirs: { topics: [{ topic: 'fuzz', partitions: [0] }] },
     DescribeCluster: { includeClusterAuthorizedOperations: false },
   };
   const body = bodies[api];

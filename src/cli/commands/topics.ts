@@ -84,11 +84,12 @@ export const topicsCommand = defineGroup({
     },
     {
       name: 'describe',
-      summary: 'Show partitions, leaders, replicas, log start/end offsets and config overrides of topics (all when none given).',
+      summary: 'Show partitions, leaders, replicas, log start/end offsets, sizes and config overrides of topics (all when none given).',
       usage: 'sluice topics describe [TOPIC...] [--include-internal]',
       details:
         'Per partition: leader, replicas, in-sync replicas, log start offset and log end offset (from\n' +
-        'ListOffsets). Configs lists the topic\'s overrides (non-default values).',
+        'ListOffsets) and size in bytes on the leader (from DescribeLogDirs; - when the broker does not\n' +
+        'serve it). Configs lists the topic\'s overrides (non-default values).',
       options: [INTERNAL_OPTION, ...COMMON],
       async run(ctx) {
         return withClient(ctx.values, async (client) => {
@@ -100,14 +101,17 @@ export const topicsCommand = defineGroup({
             .sort((a, b) => a.name.localeCompare(b.name));
           if (topics.length === 0) return 0;
           const reqs = topics.flatMap((t) => t.partitions.filter((p) => p.leader >= 0).map((p) => ({ topic: t.name, partition: p.partition })));
-          const [starts, ends, configs] = await Promise.all([
+          const [starts, ends, configs, logDirs] = await Promise.all([
             client.listOffsets(reqs.map((r) => ({ ...r, timestamp: EARLIEST_TIMESTAMP }))),
             client.listOffsets(reqs.map((r) => ({ ...r, timestamp: LATEST_TIMESTAMP }))),
             client.describeConfigs(topics.map((t) => ({ type: 'topic' as const, name: t.name }))).catch(() => []),
+            client.describeLogDirs(reqs).catch(() => undefined),
           ]);
           const key = (t: string, p: number): string => `${t}\0${p}`;
           const start = new Map(starts.map((o) => [key(o.topic, o.partition), o.offset]));
           const end = new Map(ends.map((o) => [key(o.topic, o.partition), o.offset]));
+          // Sizes as the leader reports them (its current log, not a future one being moved in).
+          const size = new Map((logDirs ?? []).filter((d) => !d.isFuture).map((d) => [key(d.topic, d.partition), d.sizeBytes]));
           const out: string[] = [];
           for (const t of topics) {
             const overrides = configs
@@ -122,8 +126,9 @@ export const topicsCommand = defineGroup({
               p.isr.join(','),
               String(start.get(key(t.name, p.partition)) ?? '-'),
               String(end.get(key(t.name, p.partition)) ?? '-'),
+              String(size.get(key(t.name, p.partition)) ?? '-'),
             ]);
-            out.push(indent(table(['Partition', 'Leader', 'Replicas', 'Isr', 'LogStartOffset', 'LogEndOffset'], rows)));
+            out.push(indent(table(['Partition', 'Leader', 'Replicas', 'Isr', 'LogStartOffset', 'LogEndOffset', 'Size'], rows)));
           }
           ctx.stdout.write(out.join(''));
           return 0;

@@ -40,6 +40,7 @@ const RANGES: Readonly<Partial<Record<ServedApiName, VersionRange>>> = {
   OffsetForLeaderEpoch: { min: 0, max: 4 },
   DescribeConfigs: { min: 0, max: 4 },
   AlterConfigs: { min: 0, max: 2 },
+  DescribeLogDirs: { min: 0, max: 4 },
   CreatePartitions: { min: 0, max: 3 },
   DeleteGroups: { min: 0, max: 2 },
   IncrementalAlterConfigs: { min: 0, max: 1 },

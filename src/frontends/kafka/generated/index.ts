@@ -15,12 +15,13 @@
 //  AddOffsetsToTxnRequest.json, AddOffsetsToTxnResponse.json, EndTxnRequest.json, EndTxnResponse.json,
 //  TxnOffsetCommitRequest.json, TxnOffsetCommitResponse.json, DescribeConfigsRequest.json,
 //  DescribeConfigsResponse.json, AlterConfigsRequest.json, AlterConfigsResponse.json,
-//  SaslAuthenticateRequest.json, SaslAuthenticateResponse.json, CreatePartitionsRequest.json,
-//  CreatePartitionsResponse.json, DeleteGroupsRequest.json, DeleteGroupsResponse.json,
-//  IncrementalAlterConfigsRequest.json, IncrementalAlterConfigsResponse.json, DescribeClusterRequest.json,
-//  DescribeClusterResponse.json, DescribeProducersRequest.json, DescribeProducersResponse.json,
-//  ConsumerGroupHeartbeatRequest.json, ConsumerGroupHeartbeatResponse.json, RequestHeader.json,
-//  ResponseHeader.json, ConsumerProtocolSubscription.json, ConsumerProtocolAssignment.json.
+//  DescribeLogDirsRequest.json, DescribeLogDirsResponse.json, SaslAuthenticateRequest.json,
+//  SaslAuthenticateResponse.json, CreatePartitionsRequest.json, CreatePartitionsResponse.json,
+//  DeleteGroupsRequest.json, DeleteGroupsResponse.json, IncrementalAlterConfigsRequest.json,
+//  IncrementalAlterConfigsResponse.json, DescribeClusterRequest.json, DescribeClusterResponse.json,
+//  DescribeProducersRequest.json, DescribeProducersResponse.json, ConsumerGroupHeartbeatRequest.json,
+//  ConsumerGroupHeartbeatResponse.json, RequestHeader.json, ResponseHeader.json,
+//  ConsumerProtocolSubscription.json, ConsumerProtocolAssignment.json.
 //
 // Licensed to the Apache Software Foundation (ASF) under one or more contributor license agreements.
 // The message schemas this file is generated from are part of Apache Kafka and are licensed under the
@@ -65,6 +66,7 @@ import { decodeEndTxnRequest, encodeEndTxnRequest, decodeEndTxnResponse, encodeE
 import { decodeTxnOffsetCommitRequest, encodeTxnOffsetCommitRequest, decodeTxnOffsetCommitResponse, encodeTxnOffsetCommitResponse, type TxnOffsetCommitRequest, type TxnOffsetCommitRequestInput, type TxnOffsetCommitResponse, type TxnOffsetCommitResponseInput } from './txn-offset-commit.js';
 import { decodeDescribeConfigsRequest, encodeDescribeConfigsRequest, decodeDescribeConfigsResponse, encodeDescribeConfigsResponse, type DescribeConfigsRequest, type DescribeConfigsRequestInput, type DescribeConfigsResponse, type DescribeConfigsResponseInput } from './describe-configs.js';
 import { decodeAlterConfigsRequest, encodeAlterConfigsRequest, decodeAlterConfigsResponse, encodeAlterConfigsResponse, type AlterConfigsRequest, type AlterConfigsRequestInput, type AlterConfigsResponse, type AlterConfigsResponseInput } from './alter-configs.js';
+import { decodeDescribeLogDirsRequest, encodeDescribeLogDirsRequest, decodeDescribeLogDirsResponse, encodeDescribeLogDirsResponse, type DescribeLogDirsRequest, type DescribeLogDirsRequestInput, type DescribeLogDirsResponse, type DescribeLogDirsResponseInput } from './describe-log-dirs.js';
 import { decodeSaslAuthenticateRequest, encodeSaslAuthenticateRequest, decodeSaslAuthenticateResponse, encodeSaslAuthenticateResponse, type SaslAuthenticateRequest, type SaslAuthenticateRequestInput, type SaslAuthenticateResponse, type SaslAuthenticateResponseInput } from './sasl-authenticate.js';
 import { decodeCreatePartitionsRequest, encodeCreatePartitionsRequest, decodeCreatePartitionsResponse, encodeCreatePartitionsResponse, type CreatePartitionsRequest, type CreatePartitionsRequestInput, type CreatePartitionsResponse, type CreatePartitionsResponseInput } from './create-partitions.js';
 import { decodeDeleteGroupsRequest, encodeDeleteGroupsRequest, decodeDeleteGroupsResponse, encodeDeleteGroupsResponse, type DeleteGroupsRequest, type DeleteGroupsRequestInput, type DeleteGroupsResponse, type DeleteGroupsResponseInput } from './delete-groups.js';
@@ -101,6 +103,7 @@ export * from './end-txn.js';
 export * from './txn-offset-commit.js';
 export * from './describe-configs.js';
 export * from './alter-configs.js';
+export * from './describe-log-dirs.js';
 export * from './sasl-authenticate.js';
 export * from './create-partitions.js';
 export * from './delete-groups.js';
@@ -231,6 +234,7 @@ export interface ApiTypes {
   TxnOffsetCommit: { request: TxnOffsetCommitRequest; requestInput: TxnOffsetCommitRequestInput; response: TxnOffsetCommitResponse; responseInput: TxnOffsetCommitResponseInput };
   DescribeConfigs: { request: DescribeConfigsRequest; requestInput: DescribeConfigsRequestInput; response: DescribeConfigsResponse; responseInput: DescribeConfigsResponseInput };
   AlterConfigs: { request: AlterConfigsRequest; requestInput: AlterConfigsRequestInput; response: AlterConfigsResponse; responseInput: AlterConfigsResponseInput };
+  DescribeLogDirs: { request: DescribeLogDirsRequest; requestInput: DescribeLogDirsRequestInput; response: DescribeLogDirsResponse; responseInput: DescribeLogDirsResponseInput };
   SaslAuthenticate: { request: SaslAuthenticateRequest; requestInput: SaslAuthenticateRequestInput; response: SaslAuthenticateResponse; responseInput: SaslAuthenticateResponseInput };
   CreatePartitions: { request: CreatePartitionsRequest; requestInput: CreatePartitionsRequestInput; response: CreatePartitionsResponse; responseInput: CreatePartitionsResponseInput };
   DeleteGroups: { request: DeleteGroupsRequest; requestInput: DeleteGroupsRequestInput; response: DeleteGroupsResponse; responseInput: DeleteGroupsResponseInput };
@@ -571,6 +575,18 @@ export const APIS: { readonly [K in ServedApiName]: ApiCodec<ApiTypes[K]> } = {
     encodeRequest: encodeAlterConfigsRequest,
     decodeResponse: decodeAlterConfigsResponse,
     encodeResponse: encodeAlterConfigsResponse,
+  },
+  DescribeLogDirs: {
+    name: 'DescribeLogDirs',
+    apiKey: 35,
+    minVersion: 0,
+    maxVersion: 4,
+    maxSchemaVersion: 4,
+    flexibleMinVersion: 2,
+    decodeRequest: decodeDescribeLogDirsRequest,
+    encodeRequest: encodeDescribeLogDirsRequest,
+    decodeResponse: decodeDescribeLogDirsResponse,
+    encodeResponse: encodeDescribeLogDirsResponse,
   },
   SaslAuthenticate: {
     name: 'SaslAuthenticate',

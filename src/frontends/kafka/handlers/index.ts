@@ -22,6 +22,7 @@ import { handleInitProducerId } from './producer.js';
 import { handleAlterConfigs, handleDescribeConfigs, handleIncrementalAlterConfigs } from './configs.js';
 import { handleDeleteRecords, handleOffsetForLeaderEpoch } from './records.js';
 import { handleDescribeCluster } from './cluster.js';
+import { handleDescribeLogDirs } from './log-dirs.js';
 
 export const HANDLERS: { readonly [K in ServedApiName]?: Handler<K> } = {
   ApiVersions: handleApiVersions,
@@ -48,5 +49,6 @@ export const HANDLERS: { readonly [K in ServedApiName]?: Handler<K> } = {
   IncrementalAlterConfigs: handleIncrementalAlterConfigs,
   DeleteRecords: handleDeleteRecords,
   OffsetForLeaderEpoch: handleOffsetForLeaderEpoch,
+  DescribeLogDirs: handleDescribeLogDirs,
   DescribeCluster: handleDescribeCluster,
 };
