@@ -9,7 +9,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { SluiceError } from '../errors.js';
-import { LOG_OVERHEAD, readBatchHeader, type BatchHeader } from '../record/batch-header.js';
+import {
+  BATCH_HEADER_SIZE,
+  BATCH_LENGTH_OFFSET,
+  LOG_OVERHEAD,
+  PRODUCER_ID_OFFSET,
+  readBatchHeader,
+  type BatchHeader,
+} from '../record/batch-header.js';
 import { NEVER } from '../storage/config.js';
 import { PartitionLog } from '../storage/partition-log.js';
 import { PartitionSharedState } from '../storage/shared-state.js';
@@ -219,16 +226,100 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
   }
 }
 
+/**
+ * Whether an entry can join a write group: every batch in it is whole and has no producer id (batches with
+ * one go through `handleEntry`, whose idempotence checks must see the previous entry's state).
+ */
+function groupable(buf: Buffer): boolean {
+  const len = buf.length;
+  let pos = 0;
+  while (pos < len) {
+    if (pos + BATCH_HEADER_SIZE > len) return false;
+    if (buf.readInt32BE(pos + PRODUCER_ID_OFFSET) >= 0) return false; // high word of producerId: >= 0 iff id >= 0
+    const size = buf.readInt32BE(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+    if (size < BATCH_HEADER_SIZE) return false;
+    pos += size;
+  }
+  return pos === len;
+}
+
+/** Largest group of consecutive same-partition entries written by one vectored write. */
+const GROUP_BYTES = 1 << 20;
+const MAX_GROUP = 64;
+/** The current write group: consecutive entries of one partition, none with a producer id. */
+let groupSlot = -1;
+let groupBytes = 0;
+const groupBufs: Buffer[] = [];
+const groupReq: number[] = [];
+const groupAcks: number[] = [];
+const groupOut: (AppendInfo | Error)[] = [];
+
+/** Appends the current group (one writev per segment touched), then completes or holds each entry. */
+function flushGroup(): void {
+  const n = groupBufs.length;
+  if (n === 0) return;
+  const p = partitions.get(groupSlot) as OwnedPartition;
+  let i = 0;
+  while (i < n) {
+    const bufs = i === 0 ? groupBufs : groupBufs.slice(i);
+    groupOut.length = 0;
+    let consumed: number;
+    try {
+      const before = p.state.activeSegmentBaseOffset;
+      consumed = p.log.appendMany(bufs, { assignOffsets: true, leaderEpoch: 0 }, groupOut);
+      touch(p);
+      if (p.state.activeSegmentBaseOffset !== before) p.snapshot(); // rolled: snapshot at the new segment
+    } catch (e) {
+      const err = toWireError(e);
+      for (let j = i; j < n; j++) completeError(groupReq[j] as number, groupAcks[j] as number, err);
+      break;
+    }
+    const logStart = p.state.logStartOffset;
+    for (let j = 0; j < consumed; j++) {
+      const reqId = groupReq[i + j] as number;
+      const acks = groupAcks[i + j] as number;
+      const r = groupOut[j] as AppendInfo | Error;
+      if (r instanceof Error) completeError(reqId, acks, toWireError(r));
+      else if (acks === ACKS_NONE) continue;
+      else if (acks === ACKS_ALL) p.held.push({ reqId, base: r.firstOffset, last: r.lastOffset, appendTime: r.logAppendTime });
+      else writeCompletion(reqId, STATUS_OK, null, r.firstOffset, r.lastOffset, r.logAppendTime, logStart);
+    }
+    i += consumed;
+  }
+  groupBufs.length = 0;
+  groupReq.length = 0;
+  groupAcks.length = 0;
+  groupOut.length = 0;
+  groupSlot = -1;
+  groupBytes = 0;
+}
+
 /** Drains the append ring until it is empty, then flushes and completes. */
 function burst(): void {
   for (;;) {
     const e = appendRing.next();
     if (e === null) break;
     const buf = appendRing.data.subarray(e.pos, e.pos + e.len);
-    handleEntry(e.b, e.a, e.c, buf);
-    // Hand space back early on long bursts so the engine thread keeps writing meanwhile.
-    if (appendRing.unreleasedBytes >= appendRing.capacity >>> 2) appendRing.release();
+    const slot = e.b;
+    if (slot !== groupSlot || groupBytes + buf.length > GROUP_BYTES || groupBufs.length >= MAX_GROUP) flushGroup();
+    if (partitions.has(slot) && groupable(buf)) {
+      groupSlot = slot;
+      groupBufs.push(buf);
+      groupReq.push(e.a);
+      groupAcks.push(e.c);
+      groupBytes += buf.length;
+    } else {
+      flushGroup(); // per-partition order: the group's entries come first
+      handleEntry(slot, e.a, e.c, buf);
+    }
+    // Hand space back early on long bursts so the engine thread keeps writing meanwhile (the group's bytes
+    // are written first: released space may be overwritten at once).
+    if (appendRing.unreleasedBytes >= appendRing.capacity >>> 2) {
+      flushGroup();
+      appendRing.release();
+    }
   }
+  flushGroup();
   appendRing.release();
   if (touched.length === 0) return;
   for (const p of touched) {

@@ -395,36 +395,80 @@ export class PartitionLog {
    * below the log end (gaps are allowed: a compacted leader's log has them).
    */
   append(batches: Buffer, opts: AppendOptions): AppendInfo {
+    const out: (AppendInfo | Error)[] = [];
+    this.appendMany([batches], opts, out);
+    const r = out[0] as AppendInfo | Error;
+    if (r instanceof Error) throw r;
+    return r;
+  }
+
+  /**
+   * Appends several entries (each one or more concatenated batches, as for `append`) in order, with one
+   * vectored write per segment touched instead of one write per entry (the buffers are not copied). Each
+   * entry gets its own result in `out`: its AppendInfo, or the validation error that rejected it alone
+   * (nothing of it is written). Returns how many entries it consumed (the caller passes the rest again): a
+   * call stops before an entry that holds several batches or that would roll the active segment, unless it is
+   * the call's first entry, and stops after an entry that rolled, so a roll or a multi-batch entry always gets
+   * a call of its own, exactly as with `append`. Throws (for all the entries of the call) when the log is
+   * closed or failed, or on an I/O error, after which the log refuses writes.
+   */
+  appendMany(entries: readonly Buffer[], opts: AppendOptions, out: (AppendInfo | Error)[]): number {
     this.ensureWritable();
-    const len = batches.length;
     const cfg = this._config;
     const assign = opts.assignOffsets;
-    // pass 1: check everything before writing anything
-    let pos = 0;
+    // pass 1: check every entry before writing anything; a bad entry is rejected alone
+    const valid: boolean[] = [];
+    const counts: number[] = [];
     let expected = this._leo;
-    let recordCount = 0;
-    let batchCount = 0;
-    while (pos < len) {
-      if (pos + BATCH_HEADER_SIZE > len) throw new SluiceError('CORRUPT_RECORD', `truncated batch at byte ${pos} of the append`);
-      const size = batches.readInt32BE(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
-      if (size < BATCH_HEADER_SIZE || pos + size > len) throw new SluiceError('CORRUPT_RECORD', `bad batch length at byte ${pos} of the append`);
-      if (size > cfg.maxMessageBytes) {
-        throw new SluiceError('RECORD_TOO_LARGE', `batch of ${size} bytes exceeds max.message.bytes ${cfg.maxMessageBytes}`);
-      }
-      const delta = batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
-      if (delta < 0) throw new SluiceError('CORRUPT_RECORD', `negative lastOffsetDelta at byte ${pos} of the append`);
-      if (!assign) {
-        const base = batches.readBigInt64BE(pos);
-        if (base < expected) {
-          throw new SluiceError('INVALID_ARGUMENT', `batch base offset ${base} is below the expected offset ${expected} (log end ${this._leo})`);
+    let anyValid = false;
+    for (const batches of entries) {
+      const len = batches.length;
+      let pos = 0;
+      let exp = expected;
+      let recordCount = 0;
+      let batchCount = 0;
+      let err: Error | null = null;
+      while (pos < len) {
+        if (pos + BATCH_HEADER_SIZE > len) {
+          err = new SluiceError('CORRUPT_RECORD', `truncated batch at byte ${pos} of the append`);
+          break;
         }
-        expected = base + BigInt(delta) + 1n;
-      } else expected += BigInt(delta) + 1n;
-      recordCount += batches.readInt32BE(pos + RECORD_COUNT_OFFSET);
-      batchCount++;
-      pos += size;
+        const size = batches.readInt32BE(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+        if (size < BATCH_HEADER_SIZE || pos + size > len) {
+          err = new SluiceError('CORRUPT_RECORD', `bad batch length at byte ${pos} of the append`);
+          break;
+        }
+        if (size > cfg.maxMessageBytes) {
+          err = new SluiceError('RECORD_TOO_LARGE', `batch of ${size} bytes exceeds max.message.bytes ${cfg.maxMessageBytes}`);
+          break;
+        }
+        const delta = batches.readInt32BE(pos + LAST_OFFSET_DELTA_OFFSET);
+        if (delta < 0) {
+          err = new SluiceError('CORRUPT_RECORD', `negative lastOffsetDelta at byte ${pos} of the append`);
+          break;
+        }
+        if (!assign) {
+          const base = batches.readBigInt64BE(pos);
+          if (base < exp) {
+            err = new SluiceError('INVALID_ARGUMENT', `batch base offset ${base} is below the expected offset ${exp} (log end ${this._leo})`);
+            break;
+          }
+          exp = base + BigInt(delta) + 1n;
+        }
+        recordCount += batches.readInt32BE(pos + RECORD_COUNT_OFFSET);
+        batchCount++;
+        pos += size;
+      }
+      if (err === null && batchCount === 0) err = new SluiceError('INVALID_ARGUMENT', 'append needs at least one batch');
+      out.push(err as Error);
+      valid.push(err === null);
+      counts.push(recordCount);
+      if (err === null) {
+        expected = exp;
+        anyValid = true;
+      }
     }
-    if (batchCount === 0) throw new SluiceError('INVALID_ARGUMENT', 'append needs at least one batch');
+    if (!anyValid) return entries.length;
 
     return this.io('append', () => {
       const now = this.clock();
@@ -432,59 +476,97 @@ export class PartitionLog {
       const logAppendTime = assign && cfg.messageTimestampType === 'LogAppendTime' ? BigInt(now) : -1n;
       const epoch = opts.leaderEpoch;
       let next = this._leo;
-      let firstOffset = -1n;
-      let maxTimestamp = -1n;
       let seg = this.active;
-      let runStart = 0; // start (in `batches`) of the bytes not yet copied to `seg`
-      let runPos = seg.size; // where that run goes in the segment
-      for (let p = 0; p < len; ) {
-        const size = batches.readInt32BE(p + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
-        const delta = batches.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET);
-        let base: bigint;
-        if (assign) {
-          base = next;
-          setBaseOffset(batches, p, base);
-          if (epoch !== undefined) setPartitionLeaderEpoch(batches, p, epoch);
-        } else {
-          base = batches.readBigInt64BE(p);
+      // bytes laid out for `seg` but not yet written: whole subarrays of the entries, written by one writev
+      const pending: Buffer[] = [];
+      let pendingBytes = 0;
+      let consumed = entries.length;
+      let firstOfAll = -1n;
+      let processed = 0;
+      for (let i = 0; i < entries.length; i++) {
+        if (!valid[i]) continue;
+        const batches = entries[i] as Buffer;
+        const len = batches.length;
+        if (processed > 0) {
+          // Rolls and multi-batch entries only ever come first in a call (the call then holds just that entry):
+          // stop before an entry that is not a single batch, or whose batch does not belong in `seg`.
+          const size = batches.readInt32BE(BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+          const base = assign ? next : batches.readBigInt64BE(0);
+          const last = base + BigInt(batches.readInt32BE(LAST_OFFSET_DELTA_OFFSET));
+          if (size !== len || this.shouldRoll(seg, seg.size + pendingBytes, size, base, last, batches.readBigInt64BE(MAX_TIMESTAMP_OFFSET), now)) {
+            consumed = i;
+            break;
+          }
         }
-        if (logAppendTime >= 0n) setLogAppendTime(batches, p, logAppendTime);
-        const last = base + BigInt(delta);
-        const batchMaxTs = batches.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET);
-        if (firstOffset < 0n) firstOffset = base;
-        if (!assign) {
-          const be = batches.readInt32BE(p + PARTITION_LEADER_EPOCH_OFFSET);
-          if (be > this.epochs.latestEpoch) this.epochs.assign(be, base);
+        processed++;
+        let firstOffset = -1n;
+        let maxTimestamp = -1n;
+        let rolled = false;
+        let runStart = 0; // start (in `batches`) of the bytes not yet laid out for `seg`
+        for (let p = 0; p < len; ) {
+          const size = batches.readInt32BE(p + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
+          const delta = batches.readInt32BE(p + LAST_OFFSET_DELTA_OFFSET);
+          let base: bigint;
+          if (assign) {
+            base = next;
+            setBaseOffset(batches, p, base);
+            if (epoch !== undefined) setPartitionLeaderEpoch(batches, p, epoch);
+          } else {
+            base = batches.readBigInt64BE(p);
+          }
+          if (logAppendTime >= 0n) setLogAppendTime(batches, p, logAppendTime);
+          const last = base + BigInt(delta);
+          const batchMaxTs = batches.readBigInt64BE(p + MAX_TIMESTAMP_OFFSET);
+          if (firstOffset < 0n) firstOffset = base;
+          if (!assign) {
+            const be = batches.readInt32BE(p + PARTITION_LEADER_EPOCH_OFFSET);
+            if (be > this.epochs.latestEpoch) this.epochs.assign(be, base);
+          }
+          // roll before this batch if it does not belong in the active segment
+          const bytesInSeg = seg.size + pendingBytes + (p - runStart);
+          if (this.shouldRoll(seg, bytesInSeg, size, base, last, batchMaxTs, now)) {
+            if (p > runStart) pending.push(batches.subarray(runStart, p));
+            seg.writev(pending);
+            pending.length = 0;
+            pendingBytes = 0;
+            seg = this.rollTo(base, size);
+            rolled = true;
+            runStart = p;
+          } else if (!seg.hasRoom(bytesInSeg - seg.size + size)) {
+            // a single batch larger than segment.bytes in an empty segment: grow the preallocation
+            if (p > runStart) pending.push(batches.subarray(runStart, p));
+            seg.writev(pending);
+            pending.length = 0;
+            pendingBytes = 0;
+            runStart = p;
+            seg.grow(seg.size + size);
+          }
+          seg.indexBatch(seg.size + pendingBytes + (p - runStart), size, last, batchMaxTs, cfg.indexIntervalBytes);
+          if (batchMaxTs > maxTimestamp) maxTimestamp = batchMaxTs;
+          next = last + 1n;
+          p += size;
         }
-        // roll before this batch if it does not belong in the active segment
-        const bytesInSeg = runPos + (p - runStart);
-        if (this.shouldRoll(seg, bytesInSeg, size, base, last, batchMaxTs, now)) {
-          if (p > runStart) seg.write(batches, runStart, p);
-          seg = this.rollTo(base, size);
-          runStart = p;
-          runPos = seg.size;
-        } else if (!seg.hasRoom(bytesInSeg - seg.size + size)) {
-          // a single batch larger than segment.bytes in an empty segment: grow the preallocation
-          if (p > runStart) seg.write(batches, runStart, p);
-          runStart = p;
-          runPos = seg.size;
-          seg.grow(seg.size + size);
+        if (len > runStart) {
+          pending.push(runStart === 0 ? batches : batches.subarray(runStart, len));
+          pendingBytes += len - runStart;
         }
-        seg.indexBatch(runPos + (p - runStart), size, last, batchMaxTs, cfg.indexIntervalBytes);
-        if (batchMaxTs > maxTimestamp) maxTimestamp = batchMaxTs;
-        next = last + 1n;
-        p += size;
+        if (firstOfAll < 0n) firstOfAll = firstOffset;
+        this._size += len;
+        this._unflushed += counts[i] as number;
+        out[i] = { firstOffset, lastOffset: next - 1n, logAppendTime, maxTimestamp, recordCount: counts[i] as number, size: len };
+        if (rolled) {
+          consumed = i + 1;
+          break;
+        }
       }
-      if (len > runStart) seg.write(batches, runStart, len);
-      if (assign && epoch !== undefined && epoch > this.epochs.latestEpoch) this.epochs.assign(epoch, firstOffset);
-      this._size += len;
+      seg.writev(pending);
+      if (assign && epoch !== undefined && epoch > this.epochs.latestEpoch) this.epochs.assign(epoch, firstOfAll);
       this._leo = next;
-      this._unflushed += recordCount;
       if (this._unflushed >= cfg.flushMessages || now - this._lastFlush >= cfg.flushMs) this.flush();
       if (this.autoHw) this._hw = next;
       this.state.publishActive(seg.baseOffset, seg.size, seg.offsetIndex.entries);
       this.publishOffsets();
-      return { firstOffset, lastOffset: next - 1n, logAppendTime, maxTimestamp, recordCount, size: len };
+      return consumed;
     });
   }
 

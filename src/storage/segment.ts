@@ -168,6 +168,44 @@ export class LogSegment {
     this.size += end - start;
   }
 
+  /** Writes `bufs` back to back at the end of the segment: one vectored write (pwrite mode), or copies. */
+  writev(bufs: readonly Buffer[]): void {
+    const n = bufs.length;
+    if (n === 0) return;
+    if (n === 1) {
+      const b = bufs[0] as Buffer;
+      this.write(b, 0, b.length);
+      return;
+    }
+    if (this.wmap) {
+      for (const b of bufs) {
+        b.copy(this.wmap, this.size);
+        this.size += b.length;
+      }
+      return;
+    }
+    let total = 0;
+    for (const b of bufs) total += b.length;
+    let done = fs.writevSync(this.fd, bufs as Buffer[], this.size);
+    if (done < total) {
+      // short write: finish the rest buffer by buffer
+      let skip = done;
+      for (const b of bufs) {
+        if (skip >= b.length) {
+          skip -= b.length;
+          continue;
+        }
+        for (let off = skip; off < b.length; ) {
+          const w = fs.writeSync(this.fd, b, off, b.length - off, this.size + done);
+          off += w;
+          done += w;
+        }
+        skip = 0;
+      }
+    }
+    this.size += total;
+  }
+
   /** Zero-fills bytes [from, to) of the active segment in place (never shrinks the file). */
   zeroRange(from: number, to: number): void {
     if (to <= from) return;

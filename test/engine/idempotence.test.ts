@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SluiceError } from '../../src/errors.js';
 import { Sluice } from '../../src/index.js';
+import { decodeBatches } from '../../src/record/batch.js';
 import { batchOf, tempDir } from './helpers.js';
 
 async function code(p: Promise<unknown>): Promise<string> {
@@ -60,6 +61,55 @@ test('idempotence: retries dedup, gaps and old epochs are rejected, state surviv
     assert.deepEqual(t3, { producerId: t1.producerId, producerEpoch: t1.producerEpoch + 2 });
     const fresh = await s.initProducerId();
     assert.ok(fresh.producerId > other.producerId && fresh.producerId > t1.producerId);
+    await s.close();
+  } finally {
+    cleanup();
+  }
+});
+
+test('many appends in flight to one partition: plain and idempotent entries interleaved keep submission order; retries dedup', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    let s = await Sluice.open({ dataDir: dir, owners: 1 });
+    await s.createTopic('g', { partitions: 2, configs: { 'segment.bytes': '8192' } });
+    const { producerId, producerEpoch } = await s.initProducerId();
+    const ps: Promise<{ baseOffset: bigint; lastOffset: bigint }>[] = [];
+    const tags: string[] = [];
+    let seq = 0;
+    for (let i = 0; i < 600; i++) {
+      const tag = `m${i}`;
+      let batch: Buffer;
+      if (i % 10 === 3) {
+        batch = batchOf(tag, 2, { producerId, producerEpoch, baseSequence: seq });
+        seq += 2;
+      } else batch = batchOf(tag, 1 + (i % 3));
+      tags.push(tag);
+      ps.push(s.append('g', i % 5 === 4 ? 1 : 0, batch, { acks: i % 4 === 0 ? 'all' : 1 }));
+    }
+    const rs = await Promise.all(ps);
+    const last = [-1n, -1n];
+    for (let i = 0; i < rs.length; i++) {
+      const p = i % 5 === 4 ? 1 : 0;
+      assert.ok(rs[i]!.baseOffset > last[p]!, `entry ${i}: offsets increase in submission order`);
+      last[p] = rs[i]!.lastOffset;
+    }
+    // a retry of the last idempotent batch: its original offsets, nothing written
+    const leo = s.offsets('g', 0).logEndOffset;
+    const dup = await s.append('g', 0, batchOf('m593', 2, { producerId, producerEpoch, baseSequence: seq - 2 }), { acks: 1 });
+    assert.deepEqual([dup.baseOffset, dup.lastOffset], [rs[593]!.baseOffset, rs[593]!.lastOffset]);
+    assert.equal(s.offsets('g', 0).logEndOffset, leo);
+    await s.close();
+    // after a restart the records read back in submission order
+    s = await Sluice.open({ dataDir: dir, owners: 1 });
+    const seen: string[] = [];
+    for (let off = 0n; ; ) {
+      const r = s.read('g', 0, off, { maxBytes: 1 << 20 });
+      if (r.records.length === 0) break;
+      for (const b of decodeBatches(r.records)) for (const rec of b.records) if (rec.offset >= off) seen.push(rec.value!.toString());
+      off = r.nextOffset;
+    }
+    const want = tags.flatMap((t, i) => (i % 5 === 4 ? [] : Array.from({ length: i % 10 === 3 ? 2 : 1 + (i % 3) }, (_, j) => `${t}-${j}`)));
+    assert.deepEqual(seen, want);
     await s.close();
   } finally {
     cleanup();

@@ -283,3 +283,65 @@ test('a reader with its own shared state view follows rolls, retention and trunc
     rmDir(dir);
   }
 });
+
+for (const ioMode of ['mmap', 'pwrite'] as IoMode[]) {
+  test(`appendMany (${ioMode}): same files as one append per entry; a bad entry fails alone; stops after a roll`, () => {
+    const a = tempDir();
+    const b = tempDir();
+    try {
+      const cfg = config({ segmentBytes: 4096, indexIntervalBytes: 300, maxMessageBytes: 2000 });
+      const clockA = manualClock(7_000_000);
+      const clockB = manualClock(7_000_000);
+      const one = PartitionLog.open({ dir: a, config: cfg, clock: clockA, ioMode });
+      const many = PartitionLog.open({ dir: b, config: cfg, clock: clockB, ioMode });
+      // entries of one or more batches; every 9th is too large (rejected alone)
+      const entries: Buffer[] = [];
+      for (let i = 0; i < 90; i++) {
+        const batch = (n: number): Buffer => makeBatch(n, { tag: `e${i}`, valueSize: i % 9 === 4 ? 2500 : 30 + (i % 5) * 20, now: 1000 + i });
+        entries.push(i % 3 === 0 ? Buffer.concat([batch(1), batch(2)]) : batch(1 + (i % 4)));
+      }
+      const expected: (bigint[] | string)[] = [];
+      for (const e of entries) {
+        try {
+          const r = one.append(Buffer.from(e), { assignOffsets: true, leaderEpoch: 0 });
+          expected.push([r.firstOffset, r.lastOffset, BigInt(r.recordCount), BigInt(r.size)]);
+        } catch (err) {
+          expected.push((err as SluiceError).code);
+        }
+      }
+      const got: (bigint[] | string)[] = [];
+      let rolls = 0;
+      for (let i = 0; i < entries.length; ) {
+        const group = entries.slice(i, i + 17).map((e) => Buffer.from(e));
+        const out: (import('../../src/storage/types.js').AppendInfo | Error)[] = [];
+        const segsBefore = many.segments.length;
+        const n = many.appendMany(group, { assignOffsets: true, leaderEpoch: 0 }, out);
+        assert.ok(n >= 1 && n <= group.length);
+        if (many.segments.length !== segsBefore) {
+          rolls++;
+          assert.equal(many.segments.length, segsBefore + 1, 'one roll per call');
+          assert.ok(out.slice(0, n - 1).every((r) => r instanceof Error), 'a call that rolled appended one entry');
+        }
+        const firstAppended = out.findIndex((r) => !(r instanceof Error));
+        for (let k = firstAppended + 1; k < n; k++) {
+          if (!(out[k] instanceof Error)) assert.equal(readBatchHeader(group[k]!, 0).batchLength + 12, group[k]!.length, 'a multi-batch entry comes first in its call');
+        }
+        for (const r of out.slice(0, n)) got.push(r instanceof Error ? (r as SluiceError).code : [r.firstOffset, r.lastOffset, BigInt(r.recordCount), BigInt(r.size)]);
+        i += n;
+      }
+      assert.ok(rolls > 3, `rolled ${rolls} times`);
+      assert.deepEqual(got, expected);
+      assert.ok(expected.includes('RECORD_TOO_LARGE'));
+      assert.equal(many.logEndOffset, one.logEndOffset);
+      assert.deepEqual(readAll(many), readAll(one));
+      one.close();
+      many.close();
+      const names = fs.readdirSync(a).filter((n) => /\.(log|index|timeindex)$/.test(n)).sort();
+      assert.deepEqual(fs.readdirSync(b).filter((n) => /\.(log|index|timeindex)$/.test(n)).sort(), names);
+      for (const n of names) assert.ok(fs.readFileSync(path.join(a, n)).equals(fs.readFileSync(path.join(b, n))), `${n} identical`);
+    } finally {
+      rmDir(a);
+      rmDir(b);
+    }
+  });
+}
