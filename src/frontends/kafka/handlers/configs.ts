@@ -13,6 +13,7 @@ import type {
   IncrementalAlterConfigsRequest,
   IncrementalAlterConfigsResponseInput,
 } from '../generated/index.js';
+import type { TopicDescription } from '../../../engine/types.js';
 import { SluiceError } from '../../../errors.js';
 import { parseLogConfig } from '../../../storage/config.js';
 import { ErrorCode, errorCodeOf, errorMessageOf, type BrokerContext, type RequestContext } from '../context.js';
@@ -134,26 +135,42 @@ function nonTopic(res: { resourceType: number; resourceName: string }): Resource
   return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: message, resourceType: res.resourceType, resourceName: res.resourceName };
 }
 
-export async function handleAlterConfigs(ctx: BrokerContext, req: AlterConfigsRequest, _rc: RequestContext): Promise<AlterConfigsResponseInput> {
+/**
+ * The shared shape of AlterConfigs and IncrementalAlterConfigs: per topic resource, compute the new overrides
+ * from the current description, apply them (or only validate), and answer per resource.
+ */
+async function alterTopicResources<R extends { resourceType: number; resourceName: string }>(
+  ctx: BrokerContext,
+  resources: readonly R[],
+  validateOnly: boolean,
+  nextOverrides: (res: R, current: TopicDescription) => Record<string, string>,
+): Promise<ResourceResult[]> {
   const responses: ResourceResult[] = [];
-  for (const res of req.resources) {
+  for (const res of resources) {
     if (res.resourceType !== ResourceType.TOPIC) {
       responses.push(nonTopic(res));
       continue;
     }
     try {
       const d = await ctx.engine.describeTopic(res.resourceName);
-      const next: Record<string, string> = {};
-      for (const c of res.configs) {
-        if (c.name in next) throw new SluiceError('INVALID_ARGUMENT', `config ${c.name} is given twice`);
-        if (c.value !== null) next[c.name] = c.value;
-      }
-      await applyTopicOverrides(ctx, res.resourceName, d.overrides, next, req.validateOnly);
+      await applyTopicOverrides(ctx, res.resourceName, d.overrides, nextOverrides(res, d), validateOnly);
       responses.push({ errorCode: 0, errorMessage: null, resourceType: res.resourceType, resourceName: res.resourceName });
     } catch (err) {
       responses.push({ errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err), resourceType: res.resourceType, resourceName: res.resourceName });
     }
   }
+  return responses;
+}
+
+export async function handleAlterConfigs(ctx: BrokerContext, req: AlterConfigsRequest, _rc: RequestContext): Promise<AlterConfigsResponseInput> {
+  const responses = await alterTopicResources(ctx, req.resources, req.validateOnly, (res) => {
+    const next: Record<string, string> = {};
+    for (const c of res.configs) {
+      if (c.name in next) throw new SluiceError('INVALID_ARGUMENT', `config ${c.name} is given twice`);
+      if (c.value !== null) next[c.name] = c.value;
+    }
+    return next;
+  });
   return { throttleTimeMs: 0, responses };
 }
 
@@ -167,51 +184,40 @@ export async function handleIncrementalAlterConfigs(
   req: IncrementalAlterConfigsRequest,
   _rc: RequestContext,
 ): Promise<IncrementalAlterConfigsResponseInput> {
-  const responses: ResourceResult[] = [];
-  for (const res of req.resources) {
-    if (res.resourceType !== ResourceType.TOPIC) {
-      responses.push(nonTopic(res));
-      continue;
-    }
-    try {
-      const d = await ctx.engine.describeTopic(res.resourceName);
-      const next: Record<string, string> = { ...d.overrides };
-      const seen = new Set<string>();
-      for (const c of res.configs) {
-        if (seen.has(c.name)) throw new SluiceError('INVALID_ARGUMENT', `config ${c.name} is altered twice`);
-        seen.add(c.name);
-        switch (c.configOperation) {
-          case OP_SET:
-            if (c.value === null) throw new SluiceError('INVALID_CONFIG', `config ${c.name}: SET needs a value`);
-            next[c.name] = c.value;
-            break;
-          case OP_DELETE:
-            delete next[c.name];
-            break;
-          case OP_APPEND:
-          case OP_SUBTRACT: {
-            if (!LIST_CONFIGS.has(c.name)) {
-              throw new SluiceError('INVALID_CONFIG', `config ${c.name} is not a list: APPEND/SUBTRACT do not apply`);
-            }
-            const currentValue = next[c.name] ?? d.configs[c.name] ?? '';
-            const items = currentValue.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-            const given = (c.value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-            const result =
-              c.configOperation === OP_APPEND
-                ? [...items, ...given.filter((g) => !items.includes(g))]
-                : items.filter((i) => !given.includes(i));
-            next[c.name] = result.join(',');
-            break;
+  const responses = await alterTopicResources(ctx, req.resources, req.validateOnly, (res, d) => {
+    const next: Record<string, string> = { ...d.overrides };
+    const seen = new Set<string>();
+    for (const c of res.configs) {
+      if (seen.has(c.name)) throw new SluiceError('INVALID_ARGUMENT', `config ${c.name} is altered twice`);
+      seen.add(c.name);
+      switch (c.configOperation) {
+        case OP_SET:
+          if (c.value === null) throw new SluiceError('INVALID_CONFIG', `config ${c.name}: SET needs a value`);
+          next[c.name] = c.value;
+          break;
+        case OP_DELETE:
+          delete next[c.name];
+          break;
+        case OP_APPEND:
+        case OP_SUBTRACT: {
+          if (!LIST_CONFIGS.has(c.name)) {
+            throw new SluiceError('INVALID_CONFIG', `config ${c.name} is not a list: APPEND/SUBTRACT do not apply`);
           }
-          default:
-            throw new SluiceError('INVALID_ARGUMENT', `unknown config operation ${c.configOperation}`);
+          const currentValue = next[c.name] ?? d.configs[c.name] ?? '';
+          const items = currentValue.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+          const given = (c.value ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+          const result =
+            c.configOperation === OP_APPEND
+              ? [...items, ...given.filter((g) => !items.includes(g))]
+              : items.filter((i) => !given.includes(i));
+          next[c.name] = result.join(',');
+          break;
         }
+        default:
+          throw new SluiceError('INVALID_ARGUMENT', `unknown config operation ${c.configOperation}`);
       }
-      await applyTopicOverrides(ctx, res.resourceName, d.overrides, next, req.validateOnly);
-      responses.push({ errorCode: 0, errorMessage: null, resourceType: res.resourceType, resourceName: res.resourceName });
-    } catch (err) {
-      responses.push({ errorCode: errorCodeOf(err), errorMessage: errorMessageOf(err), resourceType: res.resourceType, resourceName: res.resourceName });
     }
-  }
+    return next;
+  });
   return { throttleTimeMs: 0, responses };
 }
