@@ -2,6 +2,7 @@
  * Typed errors of the Sluice library. Every error a user can receive is a `SluiceError` with a stable
  * string `code`; frontends map codes to their own wire errors (e.g. `kafkaErrorCode`).
  */
+import { KafkaErrors } from './kafka-errors.js';
 
 export type SluiceErrorCode =
   | 'CORRUPT_RECORD' // bytes that are not a valid RecordBatch (bad CRC, bad lengths, bad magic)
@@ -22,25 +23,25 @@ export type SluiceErrorCode =
   | 'INVALID_ARGUMENT'
   | 'TIMEOUT';
 
-/** Kafka protocol error codes for each Sluice error code (from Kafka's `Errors` enum). */
+/** Kafka protocol error codes for each Sluice error code. */
 export const KAFKA_ERROR_CODES: Readonly<Record<SluiceErrorCode, number>> = {
-  CORRUPT_RECORD: 2,
-  UNSUPPORTED_COMPRESSION: 76,
-  RECORD_TOO_LARGE: 10, // MESSAGE_TOO_LARGE
-  UNKNOWN_TOPIC_OR_PARTITION: 3,
-  TOPIC_ALREADY_EXISTS: 36,
-  INVALID_TOPIC: 17, // INVALID_TOPIC_EXCEPTION
-  INVALID_PARTITIONS: 37,
-  INVALID_CONFIG: 40,
-  OFFSET_OUT_OF_RANGE: 1,
-  OUT_OF_ORDER_SEQUENCE: 45, // OUT_OF_ORDER_SEQUENCE_NUMBER
-  DUPLICATE_SEQUENCE: 46, // DUPLICATE_SEQUENCE_NUMBER
-  INVALID_PRODUCER_EPOCH: 47,
-  UNKNOWN_PRODUCER_ID: 59,
-  CLOSED: 6, // NOT_LEADER_OR_FOLLOWER: a closing broker no longer serves the partition
-  STORAGE: 56, // KAFKA_STORAGE_ERROR
-  INVALID_ARGUMENT: 42, // INVALID_REQUEST
-  TIMEOUT: 7, // REQUEST_TIMED_OUT
+  CORRUPT_RECORD: KafkaErrors.CORRUPT_MESSAGE,
+  UNSUPPORTED_COMPRESSION: KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE,
+  RECORD_TOO_LARGE: KafkaErrors.MESSAGE_TOO_LARGE,
+  UNKNOWN_TOPIC_OR_PARTITION: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
+  TOPIC_ALREADY_EXISTS: KafkaErrors.TOPIC_ALREADY_EXISTS,
+  INVALID_TOPIC: KafkaErrors.INVALID_TOPIC_EXCEPTION,
+  INVALID_PARTITIONS: KafkaErrors.INVALID_PARTITIONS,
+  INVALID_CONFIG: KafkaErrors.INVALID_CONFIG,
+  OFFSET_OUT_OF_RANGE: KafkaErrors.OFFSET_OUT_OF_RANGE,
+  OUT_OF_ORDER_SEQUENCE: KafkaErrors.OUT_OF_ORDER_SEQUENCE_NUMBER,
+  DUPLICATE_SEQUENCE: KafkaErrors.DUPLICATE_SEQUENCE_NUMBER,
+  INVALID_PRODUCER_EPOCH: KafkaErrors.INVALID_PRODUCER_EPOCH,
+  UNKNOWN_PRODUCER_ID: KafkaErrors.UNKNOWN_PRODUCER_ID,
+  CLOSED: KafkaErrors.NOT_LEADER_OR_FOLLOWER, // a closing broker no longer serves the partition
+  STORAGE: KafkaErrors.KAFKA_STORAGE_ERROR,
+  INVALID_ARGUMENT: KafkaErrors.INVALID_REQUEST,
+  TIMEOUT: KafkaErrors.REQUEST_TIMED_OUT,
 };
 
 export class SluiceError extends Error {

@@ -2,6 +2,7 @@
  * What every handler of the Kafka frontend sees: the engine, the group coordinator and offsets store, the
  * broker's identity, its metrics, and small helpers shared by several APIs.
  */
+import { KafkaErrors } from '../../kafka-errors.js';
 import { isSluiceError } from '../../errors.js';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET } from '../../record/batch-header.js';
 import type { Logger } from '../../engine/types.js';
@@ -96,42 +97,8 @@ export function countRecords(batches: Buffer): number {
   return n;
 }
 
-/** Kafka error codes the frontend answers itself (numbers from Kafka's `Errors` enum). */
-export const ErrorCode = {
-  UNKNOWN_SERVER_ERROR: -1,
-  NONE: 0,
-  OFFSET_OUT_OF_RANGE: 1,
-  CORRUPT_MESSAGE: 2,
-  UNKNOWN_TOPIC_OR_PARTITION: 3,
-  LEADER_NOT_AVAILABLE: 5,
-  NOT_LEADER_OR_FOLLOWER: 6,
-  REQUEST_TIMED_OUT: 7,
-  MESSAGE_TOO_LARGE: 10,
-  COORDINATOR_NOT_AVAILABLE: 15,
-  NOT_COORDINATOR: 16,
-  INVALID_TOPIC_EXCEPTION: 17,
-  INVALID_REQUIRED_ACKS: 21,
-  ILLEGAL_GENERATION: 22,
-  INVALID_GROUP_ID: 24,
-  UNKNOWN_MEMBER_ID: 25,
-  UNSUPPORTED_VERSION: 35,
-  TOPIC_ALREADY_EXISTS: 36,
-  INVALID_PARTITIONS: 37,
-  INVALID_REPLICATION_FACTOR: 38,
-  INVALID_REPLICA_ASSIGNMENT: 39,
-  INVALID_CONFIG: 40,
-  INVALID_REQUEST: 42,
-  POLICY_VIOLATION: 44,
-  UNSUPPORTED_FOR_MESSAGE_FORMAT: 43,
-  NON_EMPTY_GROUP: 68,
-  GROUP_ID_NOT_FOUND: 69,
-  FETCH_SESSION_ID_NOT_FOUND: 70,
-  FENCED_LEADER_EPOCH: 74,
-  UNKNOWN_LEADER_EPOCH: 75,
-  INVALID_RECORD: 87,
-  UNKNOWN_TOPIC_ID: 100,
-  UNSUPPORTED_ENDPOINT_TYPE: 114,
-} as const;
+/** Kafka error codes the frontend answers with (the shared table of Kafka's `Errors` enum). */
+export const ErrorCode = KafkaErrors;
 
 /** The Kafka error code of anything a handler caught. */
 export function errorCodeOf(err: unknown): number {
