@@ -12,6 +12,7 @@ import {
 import type { KafkaClient } from './client.js';
 import { KafkaProtocolError } from './errors.js';
 import type { OffsetCommitEntry, TopicPartition, TopicPartitions } from './types.js';
+import { assignRange } from '../coordinator/assignors/range.js';
 
 export interface GroupMemberOptions {
   groupId: string;
@@ -41,19 +42,20 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** Kafka's RangeAssignor: per topic, contiguous partition ranges over the sorted subscribed members. */
 export function rangeAssign(members: readonly { memberId: string; topics: readonly string[] }[], partitionCounts: ReadonlyMap<string, number>): Map<string, TopicPartitions[]> {
-  const out = new Map<string, TopicPartitions[]>(members.map((m) => [m.memberId, []]));
-  const topics = [...new Set(members.flatMap((m) => m.topics))].sort();
-  for (const topic of topics) {
-    const n = partitionCounts.get(topic) ?? 0;
-    const subs = members.filter((m) => m.topics.includes(topic)).map((m) => m.memberId).sort();
-    if (n === 0 || subs.length === 0) continue;
-    const per = Math.floor(n / subs.length);
-    const extra = n % subs.length;
-    subs.forEach((memberId, i) => {
-      const start = per * i + Math.min(i, extra);
-      const len = per + (i < extra ? 1 : 0);
-      if (len > 0) out.get(memberId)!.push({ topic, partitions: Array.from({ length: len }, (_, k) => start + k) });
-    });
+  const plan = assignRange(
+    members.map((m) => ({ memberId: m.memberId, topics: [...m.topics] })),
+    new Map(partitionCounts),
+  );
+  // The consumer protocol's assignment groups partitions by topic.
+  const out = new Map<string, TopicPartitions[]>();
+  for (const [memberId, tps] of plan) {
+    const byTopic: TopicPartitions[] = [];
+    for (const { topic, partition } of tps) {
+      const last = byTopic[byTopic.length - 1];
+      if (last !== undefined && last.topic === topic) last.partitions.push(partition);
+      else byTopic.push({ topic, partitions: [partition] });
+    }
+    out.set(memberId, byTopic);
   }
   return out;
 }
