@@ -10,7 +10,7 @@
  * Group membership (subscribe + rebalance) is not here: partitions are assigned explicitly.
  */
 import { SluiceError } from '../errors.js';
-import { decodeBatches } from '../record/batch.js';
+import { decodeFetchedRecords } from '../record/fetched.js';
 import type { RecordHeader } from '../record/types.js';
 import type {
   CommittedOffset,
@@ -400,22 +400,11 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       a.bufNext = pos;
       return 0;
     }
-    const buf: ConsumerRecord[] = [];
-    let next = pos;
     const { topic, partition } = a;
-    for (const b of decodeBatches(res.records, { allowPartialTail: true })) {
-      const after = b.lastOffset + 1n;
-      if (!b.control) {
-        for (const r of b.records) {
-          if (r.offset < pos) continue; // the read started mid-batch
-          buf.push({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers });
-        }
-      }
-      if (after > next) next = after;
-    }
-    a.buf = buf;
+    const { records, nextOffset } = decodeFetchedRecords(res.records, pos);
+    a.buf = records.map((r) => ({ topic, partition, offset: r.offset, timestamp: r.timestamp, key: r.key, value: r.value, headers: r.headers }));
     a.bufIdx = 0;
-    a.bufNext = next;
+    a.bufNext = nextOffset;
     return res.records.length;
   }
 

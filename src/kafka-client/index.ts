@@ -6,6 +6,6 @@ export { KafkaProtocolError, KafkaConnectionError, kafkaErrorName, isRetriableKa
 export type { ConnectionFailure } from './errors.js';
 export { GroupMember, rangeAssign } from './group.js';
 export type { GroupMemberOptions, GroupGeneration } from './group.js';
-export { decodeFetchedRecords } from './records.js';
-export type { FetchedRecords } from './records.js';
+export { decodeFetchedRecords } from '../record/fetched.js';
+export type { FetchedRecords } from '../record/fetched.js';
 export * from './types.js';

@@ -4,3 +4,4 @@ export * from './types.js';
 export * from './varint.js';
 export * from './compression.js';
 export * from './batch.js';
+export * from './fetched.js';

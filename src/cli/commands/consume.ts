@@ -5,7 +5,7 @@ import type { LogRecord } from '../../record/types.js';
 import type { KafkaClient } from '../../kafka-client/client.js';
 import { KafkaProtocolError } from '../../kafka-client/errors.js';
 import { GroupMember } from '../../kafka-client/group.js';
-import { decodeFetchedRecords } from '../../kafka-client/records.js';
+import { decodeFetchedRecords } from '../../record/fetched.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP } from '../../kafka-client/types.js';
 import { BOOTSTRAP_OPTION, CLIENT_ID_OPTION, bool, int, offsetFlag, onePositional, str, timeFlag, withClient } from './common.js';
 

@@ -9,7 +9,7 @@ import type { OptionDef } from '../command.js';
 import { UsageError } from '../command.js';
 import { encodeBatch } from '../../record/batch.js';
 import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET, BATCH_HEADER_SIZE } from '../../record/batch-header.js';
-import { decodeFetchedRecords } from '../../kafka-client/records.js';
+import { decodeFetchedRecords } from '../../record/fetched.js';
 import type { KafkaClient } from '../../kafka-client/client.js';
 import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type Acks } from '../../kafka-client/types.js';
 import { ACKS_OPTION, COMPRESSION_OPTION, acksFlag, compressionFlag } from './produce.js';

@@ -1,6 +1,6 @@
-/** Turning fetched bytes into records for consumers. */
-import { decodeBatches } from '../record/batch.js';
-import type { LogRecord } from '../record/types.js';
+/** Turning fetched bytes into records for consumers (the embedded consumer and the wire client both read this way). */
+import { decodeBatches } from './batch.js';
+import type { LogRecord } from './types.js';
 
 export interface FetchedRecords {
   /** Data records at or after the fetch offset (control records of transactions are left out). */
