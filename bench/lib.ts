@@ -19,17 +19,6 @@ export function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-export function percentile(sorted: Float64Array | number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-export function latencySummary(samplesMs: number[]): { p50: number; p99: number; p999: number; max: number } {
-  const s = Float64Array.from(samplesMs).sort();
-  return { p50: percentile(s, 50), p99: percentile(s, 99), p999: percentile(s, 99.9), max: s[s.length - 1] ?? NaN };
-}
-
 export function fmtRate(perSec: number, unit: string): string {
   if (perSec >= 1e9) return `${(perSec / 1e9).toFixed(2)} G${unit}/s`;
   if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)} M${unit}/s`;

@@ -3,13 +3,14 @@
  *   node dist/bench/run.js [--quick] [--only name[,name]]
  * Scenarios: append64k, producer, read, latency, partitions.
  */
+import { summarize } from '../src/cli/commands/perf.js';
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Sluice } from '../src/sluice.js';
 import { Producer } from '../src/client/producer.js';
 import { encodeBatch } from '../src/record/batch.js';
 import type { RecordInput } from '../src/record/types.js';
-import { fmtBytesRate, fmtMs, fmtRate, latencySummary, now, printTable, tempDir, type Row } from './lib.js';
+import { fmtBytesRate, fmtMs, fmtRate, now, printTable, tempDir, type Row } from './lib.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -216,7 +217,7 @@ async function latencyRun(fsync: boolean): Promise<void> {
       };
       tick();
     });
-    const l = latencySummary(lat);
+    const l = summarize(lat);
     rows.push({
       scenario: `append latency at half of peak, ${fsync ? 'fsync per batch (flush.messages=1, acks=all)' : 'no fsync (acks=1)'}`,
       sluice: `p50 ${fmtMs(l.p50)} / p99 ${fmtMs(l.p99)}`,

@@ -12,10 +12,11 @@
  * Scenarios alternate between the two targets for `rounds` rounds; the median round is reported.
  * Ratio = Sluice / mock (>= 1.0 is the target). Not a test: run by hand.
  */
+import { summarize } from '../src/cli/commands/perf.js';
 import { performance } from 'node:perf_hooks';
 import { startSluice, type SluiceProcess } from '../test/clients/helpers.js';
 import { connect, disconnect, loadBinding, metadata, type RdConfig, type RdConsumer, type RdDeliveryReport, type RdMessage, type RdModule, type RdProducer } from '../test/clients/rdkafka.js';
-import { fmtRate, latencySummary } from './lib.js';
+import { fmtRate } from './lib.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const SIZE = Number(process.argv[3] ?? 100);
@@ -92,7 +93,7 @@ async function produce(rd: RdModule, target: Target, topic: string, acks: string
     await done;
     if (failed) throw failed;
     const seconds = (endAt - start) / 1000;
-    const lat = latencySummary(latency);
+    const lat = summarize(latency);
     return { seconds, recordsPerSec: N / seconds, mbPerSec: (N * SIZE) / seconds / 1e6, p50: lat.p50, p99: lat.p99 };
   } finally {
     await disconnect(p);
@@ -132,7 +133,7 @@ async function pacedLatency(rd: RdModule, target: Target, topic: string): Promis
       }
     }
     await done;
-    const l = latencySummary(latency);
+    const l = summarize(latency);
     return { p50: l.p50, p99: l.p99 };
   } finally {
     await disconnect(p);
