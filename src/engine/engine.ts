@@ -316,9 +316,21 @@ class OwnerHandle {
       data.set(parts[i], pos);
       pos += parts[i].length;
     }
-    this.ring.commit(len, reqId, slot, acks);
+    this.ring.publish(len, reqId, slot, acks);
+    if (!this.wakeQueued) {
+      // One wake-up for all the appends of this turn of the event loop (a produce request for many
+      // partitions, a burst of producer sends): waking the owner costs both threads more than an entry does.
+      this.wakeQueued = true;
+      queueMicrotask(this.wakeOwner);
+    }
     return true;
   }
+
+  private wakeQueued = false;
+  private readonly wakeOwner = (): void => {
+    this.wakeQueued = false;
+    this.ring.wake();
+  };
 
   private enqueue(w: QueuedWrite): void {
     this.queue.push(w);
@@ -341,6 +353,7 @@ class OwnerHandle {
           }
           continue;
         }
+        this.ring.wake();
         await this.ring.waitForSpace(TIMEOUT_CHECK_MS);
         if (this.exited && !this.failure) this.fail(new SluiceError('CLOSED', `owner thread ${this.index} is gone`));
       }

@@ -115,6 +115,7 @@ function writeCompletion(reqId: number, status: number, payload: Buffer | null, 
   let pos = completions.reserve(len);
   while (pos < 0) {
     // The engine thread drains completions on its event loop; block this (worker) thread until it does.
+    wakeEngine();
     completions.waitForSpaceSync(50);
     pos = completions.reserve(len);
   }
@@ -127,7 +128,20 @@ function writeCompletion(reqId: number, status: number, payload: Buffer | null, 
   } else {
     d.set(payload as Buffer, pos);
   }
-  completions.commit(len, reqId, status, 0);
+  completions.publish(len, reqId, status, 0);
+  // Wake-ups are batched (each costs both threads a trip through their event loops); a long burst still
+  // hands completions over every WAKE_EVERY entries.
+  if (++unwoken >= WAKE_EVERY) wakeEngine();
+}
+
+/** Completions published since the engine thread was last woken. */
+let unwoken = 0;
+const WAKE_EVERY = 32;
+
+function wakeEngine(): void {
+  if (unwoken === 0) return;
+  unwoken = 0;
+  completions.wake();
 }
 
 function completeError(reqId: number, acks: number, err: WireError): void {
@@ -317,11 +331,12 @@ function burst(): void {
     if (appendRing.unreleasedBytes >= appendRing.capacity >>> 2) {
       flushGroup();
       appendRing.release();
+      wakeEngine();
     }
   }
   flushGroup();
   appendRing.release();
-  if (touched.length === 0) return;
+  if (touched.length === 0) return wakeEngine();
   for (const p of touched) {
     p.touched = false;
     let err: WireError | null = null;
@@ -342,6 +357,7 @@ function burst(): void {
     }
   }
   touched.length = 0;
+  wakeEngine();
 }
 
 async function ringLoop(): Promise<void> {

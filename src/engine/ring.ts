@@ -19,7 +19,8 @@
  * starts at position 0. One entry is at most capacity / 2 bytes, so a waiting producer always fits eventually.
  *
  * Wake-ups are cheap: the producer calls Atomics.notify only when the consumer has flagged that it sleeps,
- * and the consumer only when the producer has flagged that it waits for space.
+ * and the consumer only when the producer has flagged that it waits for space. Each flag is set and cleared
+ * by the side that waits, never by the side that wakes (see `wake`).
  */
 
 const CONTROL_BYTES = 256;
@@ -116,8 +117,17 @@ export class RingProducer extends RingBase {
     return RING_ENTRY_HEADER;
   }
 
-  /** Publishes the reserved entry (payload already written at the reserved position). */
+  /** Publishes the reserved entry (payload already written at the reserved position) and wakes the consumer. */
   commit(len: number, a: number, b: number, c: number): void {
+    this.publish(len, a, b, c);
+    this.wake();
+  }
+
+  /**
+   * Publishes the reserved entry without waking the consumer: the caller batches wake-ups and must call
+   * `wake()` after its last publish (a sleeping consumer sees nothing until then).
+   */
+  publish(len: number, a: number, b: number, c: number): void {
     const pos = this.head & this.mask;
     const w = pos >> 2;
     this.words[w] = len;
@@ -126,10 +136,13 @@ export class RingProducer extends RingBase {
     this.words[w + 3] = c;
     this.head = (this.head + align8(RING_ENTRY_HEADER + len)) | 0;
     Atomics.store(this.ctl, HEAD, this.head);
-    if (Atomics.load(this.ctl, CONSUMER_SLEEPING) !== 0) {
-      Atomics.store(this.ctl, CONSUMER_SLEEPING, 0);
-      Atomics.notify(this.ctl, HEAD);
-    }
+  }
+
+  /** Wakes the consumer if it sleeps (one notify however many entries were published since it slept). */
+  wake(): void {
+    // The flag is the consumer's to clear: clearing it here could hit a consumer that already saw this entry
+    // and is on its way into a new wait, which would then sleep unflagged and miss every later wake-up.
+    if (Atomics.load(this.ctl, CONSUMER_SLEEPING) !== 0) Atomics.notify(this.ctl, HEAD);
   }
 
   /** Whether an entry with a `len`-byte payload fits right now. */
@@ -145,17 +158,19 @@ export class RingProducer extends RingBase {
   async waitForSpace(timeoutMs = Infinity): Promise<void> {
     const seen = Atomics.load(this.ctl, TAIL);
     Atomics.store(this.ctl, PRODUCER_WAITING, 1);
-    if (Atomics.load(this.ctl, TAIL) !== seen) return;
-    const r = Atomics.waitAsync(this.ctl, TAIL, seen, timeoutMs);
-    if (r.async) await r.value;
+    if (Atomics.load(this.ctl, TAIL) === seen) {
+      const r = Atomics.waitAsync(this.ctl, TAIL, seen, timeoutMs);
+      if (r.async) await r.value;
+    }
+    Atomics.store(this.ctl, PRODUCER_WAITING, 0);
   }
 
   /** Blocks the thread until space is released or `timeoutMs` passes (worker threads only). */
   waitForSpaceSync(timeoutMs: number): void {
     const seen = Atomics.load(this.ctl, TAIL);
     Atomics.store(this.ctl, PRODUCER_WAITING, 1);
-    if (Atomics.load(this.ctl, TAIL) !== seen) return;
-    Atomics.wait(this.ctl, TAIL, seen, timeoutMs);
+    if (Atomics.load(this.ctl, TAIL) === seen) Atomics.wait(this.ctl, TAIL, seen, timeoutMs);
+    Atomics.store(this.ctl, PRODUCER_WAITING, 0);
   }
 }
 
@@ -216,10 +231,8 @@ export class RingConsumer extends RingBase {
   /** Hands the space of every entry returned so far back to the producer (one notify, only if it waits). */
   release(): void {
     Atomics.store(this.ctl, TAIL, this.tail);
-    if (Atomics.load(this.ctl, PRODUCER_WAITING) !== 0) {
-      Atomics.store(this.ctl, PRODUCER_WAITING, 0);
-      Atomics.notify(this.ctl, TAIL);
-    }
+    // As in `wake`: the waiting side clears its own flag.
+    if (Atomics.load(this.ctl, PRODUCER_WAITING) !== 0) Atomics.notify(this.ctl, TAIL);
   }
 
   /** Whether a published entry is waiting to be read. */

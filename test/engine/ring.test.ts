@@ -117,3 +117,73 @@ test('ring: waitForSpace and waitForData wake across threads', async () => {
   assert.equal(await done, expected);
   await w.terminate();
 });
+
+test('ring: batched wake-ups are never lost (ping-pong with two consumer threads)', async () => {
+  // Regression: the waking side used to clear the sleeper's flag; a wake-up for entries the consumer had
+  // already drained could clear the flag of its next wait, which then slept unflagged and missed every
+  // later wake-up. Ping-pong with batched wake-ups hit it within about a million round trips.
+  const { Worker } = await import('node:worker_threads');
+  const total = 1_000_000;
+  const window = 128;
+  const pairs = [0, 1].map(() => ({ a: allocateRing(1 << 16), b: allocateRing(1 << 16) }));
+  const workers = pairs.map((p) => new Worker(new URL('./fixtures/ring-echo.js', import.meta.url), { workerData: p }));
+  const out = pairs.map((p) => new RingProducer(p.a));
+  const back = pairs.map((p) => new RingConsumer(p.b));
+  const wakeQueued = [false, false];
+  let sent = 0;
+  let done = 0;
+  const send = (): void => {
+    while (sent < total && sent - done < window) {
+      const w = sent & 1;
+      const pos = out[w]!.reserve(8);
+      if (pos < 0) return;
+      out[w]!.publish(8, sent++, 0, 0);
+      if (!wakeQueued[w]) {
+        wakeQueued[w] = true;
+        queueMicrotask(() => {
+          wakeQueued[w] = false;
+          out[w]!.wake();
+        });
+      }
+    }
+  };
+  try {
+    const finished = new Promise<void>((resolve, reject) => {
+      let last = -1;
+      let idleTicks = 0;
+      const watch = setInterval(() => {
+        if (done >= total) {
+          clearInterval(watch);
+          resolve();
+        } else if (done !== last) {
+          last = done;
+          idleTicks = 0;
+        } else if (++idleTicks >= 100) {
+          clearInterval(watch);
+          reject(new Error(`no progress for 2 s at ${done} of ${total} round trips: a wake-up was lost`));
+        }
+      }, 20);
+      const drain = async (w: number): Promise<void> => {
+        const c = back[w]!;
+        while (done < total) {
+          let n = 0;
+          while (c.next() !== null) n++;
+          if (n > 0) {
+            c.release();
+            done += n;
+            send();
+            continue;
+          }
+          await c.waitForData();
+        }
+      };
+      send();
+      void drain(0);
+      void drain(1);
+    });
+    await finished;
+    assert.equal(done, total);
+  } finally {
+    for (const w of workers) await w.terminate();
+  }
+});
