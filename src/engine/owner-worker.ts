@@ -130,13 +130,23 @@ function writeCompletion(reqId: number, status: number, payload: Buffer | null, 
   }
   completions.publish(len, reqId, status, 0);
   // Wake-ups are batched (each costs both threads a trip through their event loops); a long burst still
-  // hands completions over every WAKE_EVERY entries.
+  // hands completions over every WAKE_EVERY entries, and after every large write (see `wroteBytes`).
   if (++unwoken >= WAKE_EVERY) wakeEngine();
 }
 
 /** Completions published since the engine thread was last woken. */
 let unwoken = 0;
 const WAKE_EVERY = 32;
+/**
+ * After a write this large, completions go out at once: the engine refills the ring while the owner writes
+ * the next group (batching them to the end of the burst left one thread idle while the other worked, and
+ * halved 64 KiB appends). Small writes leave batching to WAKE_EVERY and the end of the burst.
+ */
+const WAKE_AFTER_BYTES = 256 * 1024;
+
+function wroteBytes(n: number): void {
+  if (n >= WAKE_AFTER_BYTES) wakeEngine();
+}
 
 function wakeEngine(): void {
   if (unwoken === 0) return;
@@ -300,6 +310,7 @@ function flushGroup(): void {
     }
     i += consumed;
   }
+  wroteBytes(groupBytes);
   groupBufs.length = 0;
   groupReq.length = 0;
   groupAcks.length = 0;
@@ -325,6 +336,7 @@ function burst(): void {
     } else {
       flushGroup(); // per-partition order: the group's entries come first
       handleEntry(slot, e.a, e.c, buf);
+      wroteBytes(buf.length);
     }
     // Hand space back early on long bursts so the engine thread keeps writing meanwhile (the group's bytes
     // are written first: released space may be overwritten at once).
