@@ -19,6 +19,12 @@ export function now(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** The middle value (the upper one of an even count) of rounds measured in one run. */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
 export function fmtRate(perSec: number, unit: string): string {
   if (perSec >= 1e9) return `${(perSec / 1e9).toFixed(2)} G${unit}/s`;
   if (perSec >= 1e6) return `${(perSec / 1e6).toFixed(2)} M${unit}/s`;

@@ -10,7 +10,7 @@ import { Sluice } from '../src/sluice.js';
 import { Producer } from '../src/client/producer.js';
 import { encodeBatch } from '../src/record/batch.js';
 import type { RecordInput } from '../src/record/types.js';
-import { fmtBytesRate, fmtMs, fmtRate, now, printTable, tempDir, type Row } from './lib.js';
+import { fmtBytesRate, fmtMs, fmtRate, median, now, printTable, tempDir, type Row } from './lib.js';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
@@ -260,7 +260,6 @@ async function benchPartitions(regime: 'rolls' | 'page cache'): Promise<void> {
       }
     }
   });
-  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
   const base = median(rates.get(1)!);
   for (const n of counts) {
     const xs = rates.get(n)!;

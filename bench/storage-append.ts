@@ -13,6 +13,7 @@ import { encodeBatch } from '../src/record/batch.js';
 import { DEFAULT_LOG_CONFIG } from '../src/storage/config.js';
 import { PartitionLog } from '../src/storage/partition-log.js';
 import type { IoMode } from '../src/storage/segment.js';
+import { median } from './lib.js';
 
 const totalMiB = Number(process.argv[2] ?? 256);
 const rounds = Number(process.argv[3] ?? 5);
@@ -38,11 +39,6 @@ function buildBatches(): Buffer[] {
 
 function mibps(bytes: number, ns: bigint): number {
   return bytes / (1024 * 1024) / (Number(ns) / 1e9);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] as number;
 }
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-bench-'));

@@ -348,7 +348,6 @@ function burst(): void {
   }
   flushGroup();
   appendRing.release();
-  if (touched.length === 0) return wakeEngine();
   for (const p of touched) {
     p.touched = false;
     let err: WireError | null = null;
