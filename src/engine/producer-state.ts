@@ -167,7 +167,7 @@ export class ProducerStateTable {
         p = buf.writeBigInt64BE(b.timestamp, p);
       }
     }
-    buf.writeUInt32BE(crc32c(buf.subarray(0, p)), p);
+    buf.writeUInt32BE(crc32c(buf, 0, p), p);
     return buf;
   }
 
@@ -175,7 +175,7 @@ export class ProducerStateTable {
   static deserialize(buf: Buffer): { offset: bigint; table: ProducerStateTable } {
     if (buf.length < 22) throw new Error(`snapshot too short (${buf.length} bytes)`);
     const body = buf.length - 4;
-    if (crc32c(buf.subarray(0, body)) !== buf.readUInt32BE(body)) throw new Error('snapshot CRC mismatch');
+    if (crc32c(buf, 0, body) !== buf.readUInt32BE(body)) throw new Error('snapshot CRC mismatch');
     if (buf.readUInt32BE(0) !== SNAPSHOT_MAGIC) throw new Error('not a producer-state snapshot');
     const version = buf.readUInt16BE(4);
     if (version !== SNAPSHOT_VERSION) throw new Error(`unsupported snapshot version ${version}`);

@@ -113,7 +113,7 @@ export function readBatchHeader(buf: Buffer, pos = 0): BatchHeader {
 
 /** CRC-32C of a batch as it should be stored: over attributes..end. */
 export function computeBatchCrc(buf: Buffer, pos = 0, size = batchSizeAt(buf, pos)): number {
-  return crc32c(buf.subarray(pos + ATTRIBUTES_OFFSET, pos + size));
+  return crc32c(buf, pos + ATTRIBUTES_OFFSET, pos + size);
 }
 
 /**

@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "sluice_native",
+      "sources": ["src/crc32c.c"],
+      "cflags": ["-O3", "-std=c11"]
+    }
+  ]
+}
