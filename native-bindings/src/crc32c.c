@@ -148,6 +148,10 @@ static bool get_index(napi_env env, size_t argc, napi_value *argv, size_t i, siz
 
 /* crc32c(bytes: Uint8Array, start?: number, end?: number): number (unsigned) */
 static napi_value js_crc32c(napi_env env, napi_callback_info info) {
+  if (!hw_ready) {
+    napi_throw_error(env, NULL, "crc32c: this CPU has no SSE4.2 CRC32 instruction (check `available` first)");
+    return NULL;
+  }
   size_t argc = 3;
   napi_value argv[3];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) return throw_type(env, "crc32c needs a Uint8Array");
