@@ -13,13 +13,12 @@
 #include <node_api.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define SLUICE_X86 1
 #include <nmmintrin.h>
 #endif
-
-#define POLY_REFLECTED 0x82f63b78u
 
 #ifdef SLUICE_X86
 
@@ -109,12 +108,18 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const 
 
 static int hw_ready = 0;
 
-static void init_hw(void) {
+static void init_hw_once(void) {
   __builtin_cpu_init();
   if (!__builtin_cpu_supports("sse4.2")) return;
   build_shift_table(shift_long, LONG_LANE);
   build_shift_table(shift_short, SHORT_LANE);
   hw_ready = 1;
+}
+
+/* Every thread that loads the addon (each worker) runs init: the tables are built once, by the first. */
+static void init_hw(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
+  pthread_once(&once, init_hw_once);
 }
 
 #else
@@ -166,9 +171,10 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   size_t start, end;
   if (!get_index(env, argc, argv, 1, 0, 0, length, &start)) return throw_type(env, "crc32c: start must be an integer within the array");
   if (!get_index(env, argc, argv, 2, length, start, length, &end)) return throw_type(env, "crc32c: end must be an integer from start to the array's length");
-  uint32_t crc = crc32c_hw(0, (const uint8_t *)data + start, end - start);
+  /* a detached buffer reports no data and length 0 */
+  uint32_t crc = end > start ? crc32c_hw(0, (const uint8_t *)data + start, end - start) : 0;
   napi_value out;
-  napi_create_uint32(env, crc, &out);
+  if (napi_create_uint32(env, crc, &out) != napi_ok) return NULL;
   return out;
 }
 

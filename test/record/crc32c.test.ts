@@ -59,11 +59,16 @@ test('crc32c: arbitrary bytes and ranges (property)', () => {
   );
 });
 
-test('crc32c: bad arguments are TypeErrors, never a read outside the array', () => {
+test('crc32c: bad arguments are TypeErrors, never a read outside the array (addon and fallback alike)', () => {
   const b = Buffer.from('0123456789');
-  for (const args of [[b, -1], [b, 11], [b, 5, 4], [b, 0, 11], [b, 1.5], [b, Number.NaN]] as const) {
-    assert.throws(() => (crc32c as (...a: unknown[]) => number)(...args), TypeError, `args ${String(args.slice(1))}`);
+  for (const [name, f] of [['crc32c', crc32c], ['fallback', crc32cFallback]] as const) {
+    const call = f as (...a: unknown[]) => number;
+    for (const args of [[b, -1], [b, 11], [b, 5, 4], [b, 0, 11], [b, 1.5], [b, Number.NaN]] as const) {
+      assert.throws(() => call(...args), TypeError, `${name} args ${String(args.slice(1))}`);
+    }
+    assert.throws(() => call('text'), TypeError);
+    assert.throws(() => call(new Uint8ClampedArray(4)), TypeError);
+    assert.equal(f(b, 2, undefined), referenceCrc32c(b.subarray(2)));
+    assert.equal(f(b, 3, 9), referenceCrc32c(b.subarray(3, 9)));
   }
-  assert.throws(() => (crc32c as (...a: unknown[]) => number)('text'), TypeError);
-  assert.equal(crc32c(b, 2, undefined), crc32c(b.subarray(2)));
 });
