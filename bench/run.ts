@@ -316,11 +316,12 @@ async function benchPartitions(regime: 'rolls' | 'page cache'): Promise<void> {
   if (regime !== 'page cache') return;
   for (const n of counts) {
     const ws = raw.get(n === 1 ? -1 : n)!;
+    const m = median(rates.get(n)!);
     rows.push({
       scenario: `  the same over ${n} partition(s) vs plain writes of the same batches`,
-      sluice: fmtBytesRate(median(rates.get(n)!)),
+      sluice: fmtBytesRate(m),
       baseline: `${fmtBytesRate(median(ws))} ${n === 1 ? 'fs.writevSync, 64 batches per call' : `fs.writeSync per batch, ${n} files`}`,
-      ratio: median(rates.get(n)!) / median(ws),
+      ratio: m / median(ws),
       target: '',
       notes: `baseline ${range(ws)}`,
     });

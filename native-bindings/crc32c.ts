@@ -31,8 +31,11 @@ const native = loadNative();
 /** Which implementation computes CRC-32C on this machine. */
 export const crc32cImplementation: 'sluice-sse4.2' | '@node-rs/crc32' = native.available ? 'sluice-sse4.2' : '@node-rs/crc32';
 
-/** The addon's argument rules, for the fallback: a TypeError, never a silently clamped range. */
-function fallbackCrc32c(buf: Uint8Array, start = 0, end = buf.length): number {
+/**
+ * The prebuilt @node-rs/crc32 implementation: the fallback, and the benchmark's baseline. It keeps the addon's
+ * argument rules: a TypeError, never a silently clamped range.
+ */
+export function crc32cFallback(buf: Uint8Array, start = 0, end = buf.length): number {
   if (!(buf instanceof Uint8Array) || buf.constructor === Uint8ClampedArray) throw new TypeError('crc32c needs a Uint8Array');
   if (!Number.isInteger(start) || start < 0 || start > buf.length) throw new TypeError('crc32c: start must be an integer within the array');
   if (!Number.isInteger(end) || end < start || end > buf.length) {
@@ -42,7 +45,4 @@ function fallbackCrc32c(buf: Uint8Array, start = 0, end = buf.length): number {
 }
 
 /** CRC-32C of `buf[start, end)` (the whole of `buf` by default), as an unsigned 32-bit number. */
-export const crc32c: (buf: Uint8Array, start?: number, end?: number) => number = native.available ? native.crc32c : fallbackCrc32c;
-
-/** The prebuilt @node-rs/crc32 implementation, kept as the fallback and as the benchmark's baseline. */
-export const crc32cFallback: (buf: Uint8Array, start?: number, end?: number) => number = fallbackCrc32c;
+export const crc32c: (buf: Uint8Array, start?: number, end?: number) => number = native.available ? native.crc32c : crc32cFallback;

@@ -98,8 +98,8 @@ __attribute__((target("sse4.2"))) static inline uint32_t crc_three_lanes(uint32_
   return crc;
 }
 
-__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t n) {
-  crc = ~crc;
+__attribute__((target("sse4.2"))) static uint32_t crc32c_hw(const uint8_t *p, size_t n) {
+  uint32_t crc = ~0u;
   crc = crc_three_lanes(crc, &p, &n, LONG_LANE, (const uint32_t(*)[256])shift_long);
   crc = crc_three_lanes(crc, &p, &n, SHORT_LANE, (const uint32_t(*)[256])shift_short);
   crc = crc_serial(crc, p, n);
@@ -125,10 +125,10 @@ static void init_hw(void) {
 #else
 static const int hw_ready = 0;
 static void init_hw(void) {}
-static uint32_t crc32c_hw(uint32_t crc, const uint8_t *p, size_t n) {
+static uint32_t crc32c_hw(const uint8_t *p, size_t n) {
   (void)p;
   (void)n;
-  return crc;
+  return 0;
 }
 #endif
 
@@ -172,7 +172,7 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   if (!get_index(env, argc, argv, 1, 0, 0, length, &start)) return throw_type(env, "crc32c: start must be an integer within the array");
   if (!get_index(env, argc, argv, 2, length, start, length, &end)) return throw_type(env, "crc32c: end must be an integer from start to the array's length");
   /* a detached buffer reports no data and length 0 */
-  uint32_t crc = end > start ? crc32c_hw(0, (const uint8_t *)data + start, end - start) : 0;
+  uint32_t crc = end > start ? crc32c_hw((const uint8_t *)data + start, end - start) : 0;
   napi_value out;
   if (napi_create_uint32(env, crc, &out) != napi_ok) return NULL;
   return out;
