@@ -8,9 +8,9 @@
  * - PATH starts with a temp dir holding an `npx` shim that runs this checkout's bin/sluice.js for
  *   `npx sluice ...` (what npx does in the repo, without npm's start-up time, network or warnings) and
  *   refuses anything else;
- * - SLUICE_LISTENERS=PLAINTEXT://127.0.0.1:<free port>: `sluice start` listens there (SLUICE_* env sets broker
- *   keys) and the client commands connect there by default (they follow SLUICE_LISTENERS when it is set), so a
- *   broker on 9092 or a parallel run cannot interfere; SLUICE_SLUICE_OWNER_THREADS=2 bounds the worker threads.
+ * - SLUICE_CFG_LISTENERS=PLAINTEXT://127.0.0.1:<free port>: `sluice start` listens there (SLUICE_CFG_* env sets broker
+ *   keys) and the client commands connect there by default (they follow SLUICE_CFG_LISTENERS when it is set), so a
+ *   broker on 9092 or a parallel run cannot interfere; SLUICE_CFG_SLUICE_OWNER_THREADS=2 bounds the worker threads.
  *   Other SLUICE_* variables of the caller are removed.
  * Conventions the doc follows:
  * - `npm install` is skipped (the test runs on a built checkout);
@@ -198,7 +198,7 @@ test('docs/quickstart.md: every command runs as written and prints what the page
   const baseEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_')) baseEnv[k] = v;
   baseEnv['PATH'] = `${bin}${delimiter}${process.env['PATH'] ?? ''}`;
-  baseEnv['SLUICE_SLUICE_OWNER_THREADS'] = '2';
+  baseEnv['SLUICE_CFG_SLUICE_OWNER_THREADS'] = '2';
 
   let broker: Broker | null = null;
   let port = 0;
@@ -224,7 +224,7 @@ test('docs/quickstart.md: every command runs as written and prints what the page
         // A free port can be taken between the probe and the bind: try another one.
         for (let attempt = 0; ; attempt++) {
           port = await deadPort();
-          env = { ...baseEnv, SLUICE_LISTENERS: `PLAINTEXT://127.0.0.1:${port}` };
+          env = { ...baseEnv, SLUICE_CFG_LISTENERS: `PLAINTEXT://127.0.0.1:${port}` };
           try {
             broker = await startBroker(code, cwd, env);
             break;

@@ -1,7 +1,8 @@
 /**
  * Broker configuration with Kafka's names. Sources, later ones winning: defaults, a properties file,
- * SLUICE_* environment variables (SLUICE_LOG_RETENTION_HOURS → log.retention.hours), command-line flags.
- * Unknown keys and bad values refuse to start with a message naming the key.
+ * SLUICE_CFG_* environment variables (SLUICE_CFG_LOG_RETENTION_HOURS → log.retention.hours), command-line flags.
+ * Unknown keys and bad values refuse to start with a message naming the key; Kafka keys that do not apply to one
+ * node are accepted and reported in `ignoredKeys`.
  */
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -13,8 +14,6 @@ interface KeyDef {
   kind: Kind;
   default: string | null;
   doc: string;
-  /** Accepted for compatibility with Kafka config files; has no effect on a single Sluice node. */
-  inert?: boolean;
   min?: number;
 }
 
@@ -22,6 +21,9 @@ interface KeyDef {
 export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'listeners': { kind: 'string', default: 'PLAINTEXT://127.0.0.1:9092', doc: 'Address the broker listens on (one PLAINTEXT listener).' },
   'advertised.listeners': { kind: 'string', default: null, doc: 'Address given to clients in Metadata; defaults to the listener.' },
+  'listener.security.protocol.map': { kind: 'string', default: null, doc: 'Listener name to security protocol (Kafka\'s syntax); the served listener must map to PLAINTEXT.' },
+  'controller.listener.names': { kind: 'string', default: null, doc: 'KRaft controller listeners in `listeners`: never served (a Sluice node is a broker).' },
+  'inter.broker.listener.name': { kind: 'string', default: null, doc: 'Which of several client listeners is served (Sluice serves one); default: the first.' },
   'broker.id': { kind: 'int', default: '0', doc: 'This broker\'s id.', min: 0 },
   'node.id': { kind: 'int', default: null, doc: 'Alias of broker.id (KRaft name).', min: 0 },
   'log.dirs': { kind: 'string', default: './sluice-data', doc: 'Data directory (one directory).' },
@@ -55,16 +57,54 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'sluice.owner.threads': { kind: 'int', default: null, doc: 'Partition owner worker threads (default: one per core).', min: 1 },
   'sluice.ring.bytes': { kind: 'int', default: '8388608', doc: 'Bytes of each owner\'s shared-memory append ring.', min: 65536 },
   'sluice.metrics.port': { kind: 'int', default: null, doc: 'Port of the Prometheus endpoint (GET /metrics on the listener\'s host); unset = off, 0 = any free port.', min: 0 },
-  // Common in Kafka sample files; accepted so those files load, no effect here.
-  'num.network.threads': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
-  'num.io.threads': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
-  'socket.send.buffer.bytes': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
-  'socket.receive.buffer.bytes': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
-  'num.recovery.threads.per.data.dir': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
-  'offsets.topic.replication.factor': { kind: 'int', default: null, doc: 'Accepted for compatibility; always 1 on a single node.', inert: true },
-  'transaction.state.log.replication.factor': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
-  'transaction.state.log.min.isr': { kind: 'int', default: null, doc: 'Accepted for compatibility; no effect.', inert: true },
 };
+
+/**
+ * Kafka broker keys that have no effect on one Sluice node, grouped by why. They are accepted so the
+ * server.properties files shipped with Kafka (ZooKeeper mode and KRaft mode, 3.x and 4.x) load, and `sluice start`
+ * names them in one warning. Any other unknown key still refuses to start: a typo must not pass silently.
+ */
+const WITHOUT_EFFECT: Readonly<Record<string, readonly string[]>> = {
+  'ZooKeeper mode: Sluice needs no coordination service on one node': [
+    'zookeeper.connect', 'zookeeper.connection.timeout.ms', 'zookeeper.session.timeout.ms', 'zookeeper.set.acl',
+    'zookeeper.max.in.flight.requests', 'zookeeper.metadata.migration.enable', 'zookeeper.ssl.client.enable',
+  ],
+  'KRaft quorum: a Sluice node is a broker with its own metadata': [
+    'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers',
+    'controller.quorum.election.timeout.ms', 'controller.quorum.fetch.timeout.ms', 'controller.quorum.request.timeout.ms',
+    'metadata.log.dir', 'metadata.log.segment.bytes', 'metadata.max.retention.bytes', 'metadata.max.retention.ms',
+    'initial.broker.registration.timeout.ms', 'broker.heartbeat.interval.ms', 'broker.session.timeout.ms',
+    'security.inter.broker.protocol',
+  ],
+  'threads and socket buffers: Sluice sizes its own (sluice.owner.threads)': [
+    'num.network.threads', 'num.io.threads', 'num.recovery.threads.per.data.dir', 'num.replica.fetchers',
+    'background.threads', 'queued.max.requests', 'socket.send.buffer.bytes', 'socket.receive.buffer.bytes',
+    'socket.listen.backlog.size', 'log.cleaner.threads', 'log.cleaner.dedupe.buffer.size', 'log.cleaner.io.buffer.size',
+    'log.cleaner.backoff.ms', 'log.cleaner.enable', 'log.flush.scheduler.interval.ms',
+    'log.flush.offset.checkpoint.interval.ms', 'log.flush.start.offset.checkpoint.interval.ms', 'log.preallocate',
+  ],
+  'replication: one node holds one replica of each partition': [
+    'offsets.topic.replication.factor', 'transaction.state.log.replication.factor', 'transaction.state.log.min.isr',
+    'share.coordinator.state.topic.replication.factor', 'share.coordinator.state.topic.min.isr',
+    'replica.lag.time.max.ms', 'replica.fetch.max.bytes', 'replica.fetch.wait.max.ms', 'replica.socket.timeout.ms',
+    'replica.high.watermark.checkpoint.interval.ms', 'unclean.leader.election.enable', 'auto.leader.rebalance.enable',
+    'leader.imbalance.check.interval.seconds', 'leader.imbalance.per.broker.percentage', 'offsets.commit.required.acks',
+    'controlled.shutdown.enable',
+  ],
+  'internal topics and metrics Sluice does not have': [
+    'transaction.state.log.num.partitions', 'transaction.state.log.segment.bytes', 'offsets.topic.segment.bytes',
+    'offsets.topic.compression.codec', 'metric.reporters', 'metrics.num.samples', 'metrics.sample.window.ms',
+    'metrics.recording.level', 'auto.include.jmx.reporter', 'group.coordinator.rebalance.protocols',
+  ],
+};
+
+/** Every key of WITHOUT_EFFECT with the reason it does not apply. */
+export const KAFKA_KEYS_WITHOUT_EFFECT: ReadonlyMap<string, string> = new Map(
+  Object.entries(WITHOUT_EFFECT).flatMap(([why, keys]) => keys.map((k): [string, string] => [k, why])),
+);
+
+/** Security settings would be silently weaker if ignored, so they refuse until TLS/SASL/ACLs are built. */
+const SECURITY_KEY = /^(ssl\.|sasl\.|listener\.name\.|authorizer\.class\.name$|super\.users$|allow\.everyone\.if\.no\.acl\.found$)/;
 
 /** Parses Java .properties text: `key=value` or `key: value`, `#`/`!` comments, `\` line continuations. */
 export function parseProperties(text: string, source = 'properties'): Record<string, string> {
@@ -81,20 +121,35 @@ export function parseProperties(text: string, source = 'properties'): Record<str
   return out;
 }
 
-/** SLUICE_LOG_RETENTION_HOURS=1 → { 'log.retention.hours': '1' } for keys Sluice knows. */
+/**
+ * Environment variables that set broker keys: `SLUICE_CFG_` + the key in upper case with `_` for `.`
+ * (SLUICE_CFG_LOG_RETENTION_HOURS=1 sets log.retention.hours). Other SLUICE_* variables are left alone, so a
+ * wrapper's own SLUICE_DIR or SLUICE_HOME cannot refuse a start; a misspelt SLUICE_CFG_ name still refuses.
+ */
+export const ENV_PREFIX = 'SLUICE_CFG_';
+
+/** The environment variable that sets a broker key. */
+export function envNameOf(key: string): string {
+  return ENV_PREFIX + key.toUpperCase().replace(/[.-]/g, '_');
+}
+
+/** SLUICE_CFG_LOG_RETENTION_HOURS=1 → { 'log.retention.hours': '1' }. */
 export function configFromEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const byEnvName = new Map(Object.keys(BROKER_CONFIG_KEYS).map((k) => [`SLUICE_${k.toUpperCase().replace(/\./g, '_')}`, k]));
+  const keys = [...Object.keys(BROKER_CONFIG_KEYS), ...KAFKA_KEYS_WITHOUT_EFFECT.keys()];
+  const byEnvName = new Map(keys.map((k) => [envNameOf(k), k]));
   const out: Record<string, string> = {};
   for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith('SLUICE_') || value === undefined) continue;
+    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
     const key = byEnvName.get(name);
-    if (!key) throw new ConfigError(name, 'unknown SLUICE_* environment variable (no such broker config key)');
+    if (!key) throw new ConfigError(name, `unknown ${ENV_PREFIX}* environment variable (no such broker config key)`);
     out[key] = value;
   }
   return out;
 }
 
 export interface BrokerConfig {
+  /** The served listener's name in `listeners` (PLAINTEXT unless the file names it otherwise). */
+  listenerName: string;
   host: string;
   port: number;
   advertisedHost: string;
@@ -116,6 +171,10 @@ export interface BrokerConfig {
   topicDefaults: Record<string, string>;
   /** Every key as set (after merging sources), for DescribeConfigs on the broker resource. */
   entries: Record<string, string>;
+  /** Kafka keys that were set but have no effect on one Sluice node (KAFKA_KEYS_WITHOUT_EFFECT), sorted. */
+  ignoredKeys: string[];
+  /** Client listeners beyond the one served (Sluice serves one), as NAME://host:port. */
+  unservedListeners: string[];
 }
 
 function checkValue(key: string, def: KeyDef, value: string): void {
@@ -143,30 +202,76 @@ function checkValue(key: string, def: KeyDef, value: string): void {
   }
 }
 
-function parseListener(key: string, value: string): { host: string; port: number } {
-  const m = /^(?:[A-Z_]+:\/\/)?\[?([^\]]*?)\]?:(\d+)$/.exec(value.split(',')[0]!.trim());
-  if (!m) throw new ConfigError(key, `expected PLAINTEXT://host:port, got "${value}"`);
-  const port = Number(m[2]);
-  if (port > 65535) throw new ConfigError(key, `port ${port} is out of range`);
-  return { host: m[1] === '' ? '0.0.0.0' : m[1]!, port };
+/** One entry of a `listeners` list: `NAME://host:port` (NAME defaults to PLAINTEXT; an empty host = all interfaces). */
+export interface ListenerSpec {
+  name: string;
+  host: string;
+  port: number;
+}
+
+/** Parses Kafka's comma-separated `listeners` / `advertised.listeners` value. */
+export function parseListeners(key: string, value: string): ListenerSpec[] {
+  const out: ListenerSpec[] = [];
+  for (const part of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^(?:([A-Za-z_][A-Za-z0-9_]*):\/\/)?\[?([^\]]*?)\]?:(\d+)$/.exec(part);
+    if (!m) throw new ConfigError(key, `expected PLAINTEXT://host:port, got "${value}"`);
+    const port = Number(m[3]);
+    if (port > 65535) throw new ConfigError(key, `port ${port} is out of range`);
+    out.push({ name: (m[1] ?? 'PLAINTEXT').toUpperCase(), host: m[2] === '' ? '0.0.0.0' : m[2]!, port });
+  }
+  if (out.length === 0) throw new ConfigError(key, `expected PLAINTEXT://host:port, got "${value}"`);
+  return out;
+}
+
+/**
+ * The one listener a Sluice node serves, chosen as a Kafka broker would pick its client listener: not a
+ * controller listener, the inter-broker listener when named, else the first. Its security protocol (through
+ * `listener.security.protocol.map`) must be PLAINTEXT: Sluice has no TLS or SASL yet, and serving an SSL
+ * listener in the clear would be worse than refusing.
+ */
+export function selectListener(set: Readonly<Record<string, string>>, listenersValue: string): { listener: ListenerSpec; others: ListenerSpec[] } {
+  const all = parseListeners('listeners', listenersValue);
+  const controllers = new Set((set['controller.listener.names'] ?? '').split(',').map((n) => n.trim().toUpperCase()).filter(Boolean));
+  const candidates = all.filter((l) => !controllers.has(l.name));
+  if (candidates.length === 0) throw new ConfigError('listeners', `only controller listeners (${[...controllers].join(', ')}) are configured; Sluice serves clients as a broker`);
+  const wanted = set['inter.broker.listener.name']?.trim().toUpperCase();
+  const listener = candidates.find((l) => l.name === wanted) ?? candidates[0]!;
+  const protocols = new Map(['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'].map((p) => [p, p]));
+  for (const pair of (set['listener.security.protocol.map'] ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const [name, proto] = pair.split(':').map((x) => x.trim().toUpperCase());
+    if (!name || !proto) throw new ConfigError('listener.security.protocol.map', `expected NAME:PROTOCOL pairs, got "${pair}"`);
+    protocols.set(name, proto);
+  }
+  const protocol = protocols.get(listener.name);
+  if (protocol === undefined) throw new ConfigError('listeners', `listener ${listener.name} has no entry in listener.security.protocol.map`);
+  if (protocol !== 'PLAINTEXT') throw new ConfigError('listeners', `listener ${listener.name} uses ${protocol}; Sluice serves PLAINTEXT only (TLS and SASL are not built yet)`);
+  return { listener, others: candidates.filter((l) => l !== listener) };
 }
 
 /** Merges sources (later wins), validates every key, and derives the typed broker config. */
 export function resolveBrokerConfig(...sources: Record<string, string>[]): BrokerConfig {
   const set: Record<string, string> = {};
+  const ignored = new Set<string>();
   for (const src of sources) {
     for (const [k, v] of Object.entries(src)) {
       const def = BROKER_CONFIG_KEYS[k];
-      if (!def) throw new ConfigError(k, 'unknown broker config key');
-      checkValue(k, def, v);
+      if (def) checkValue(k, def, v);
+      else if (KAFKA_KEYS_WITHOUT_EFFECT.has(k)) ignored.add(k);
+      else if (SECURITY_KEY.test(k)) throw new ConfigError(k, 'security settings are not supported yet (TLS, SASL and ACLs are not built); refusing rather than running without them');
+      else throw new ConfigError(k, 'unknown broker config key');
       set[k] = v.trim();
     }
   }
   const get = (k: string): string | null => set[k] ?? BROKER_CONFIG_KEYS[k]!.default;
   const num = (k: string): number => Number(get(k));
 
-  const listen = parseListener('listeners', get('listeners')!);
-  const adv = set['advertised.listeners'] ? parseListener('advertised.listeners', set['advertised.listeners']) : null;
+  const roles = set['process.roles'];
+  if (roles !== undefined && !roles.split(',').map((r) => r.trim()).includes('broker')) {
+    throw new ConfigError('process.roles', `"${roles}" has no broker role; a Sluice node is a broker (this looks like a KRaft controller's file)`);
+  }
+  const { listener: listen, others } = selectListener(set, get('listeners')!);
+  const advertised = set['advertised.listeners'] ? parseListeners('advertised.listeners', set['advertised.listeners']) : null;
+  const adv = advertised ? (advertised.find((l) => l.name === listen.name) ?? advertised[0]!) : null;
   const advertisedHost = adv ? adv.host : listen.host === '0.0.0.0' || listen.host === '::' ? '127.0.0.1' : listen.host;
 
   const retentionMs = set['log.retention.ms'] ?? (set['log.retention.minutes'] ? String(Number(set['log.retention.minutes']) * 60000) : String(num('log.retention.hours') * 3600000));
@@ -204,6 +309,7 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
   if (minSession > maxSession) throw new ConfigError('group.min.session.timeout.ms', 'must not exceed group.max.session.timeout.ms');
 
   return {
+    listenerName: listen.name,
     host: listen.host,
     port: listen.port,
     advertisedHost,
@@ -221,6 +327,8 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     group: { initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'), minSessionTimeoutMs: minSession, maxSessionTimeoutMs: maxSession },
     topicDefaults,
     entries: set,
+    ignoredKeys: [...ignored].sort(),
+    unservedListeners: others.map((l) => `${l.name}://${l.host}:${l.port}`),
   };
 }
 

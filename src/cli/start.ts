@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import pino from 'pino';
 import type { CommandDef } from './command.js';
 import { UsageError } from './command.js';
-import { configFromEnv, readPropertiesFile, resolveBrokerConfig } from './broker-config.js';
+import { KAFKA_KEYS_WITHOUT_EFFECT, configFromEnv, readPropertiesFile, resolveBrokerConfig } from './broker-config.js';
 import type { MetricsServer } from '../metrics/prometheus.js';
 
 export const startCommand: CommandDef = {
@@ -11,9 +11,11 @@ export const startCommand: CommandDef = {
   summary: 'Run a single-node broker that Kafka clients can use unchanged.',
   usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE] [--metrics-port PORT]',
   details:
-    'Settings come from, in order of precedence: flags, SLUICE_* environment variables\n' +
-    '(SLUICE_LOG_RETENTION_HOURS=1 sets log.retention.hours), the --config properties file (Kafka\'s\n' +
-    'broker key names), and defaults. Unknown keys refuse to start. See docs/configuration.md.\n' +
+    'Settings come from, in order of precedence: flags, SLUICE_CFG_* environment variables\n' +
+    '(SLUICE_CFG_LOG_RETENTION_HOURS=1 sets log.retention.hours; other SLUICE_* variables are not read),\n' +
+    'the --config properties file (Kafka\'s broker key names; Kafka\'s own server.properties loads, and\n' +
+    'keys that do not apply to one node, such as zookeeper.connect or process.roles, are named in one\n' +
+    'warning), and defaults. Unknown keys refuse to start. See docs/configuration.md.\n' +
     'Prints one line when ready; SIGINT/SIGTERM flush and shut down cleanly.',
   options: [
     { name: 'port', type: 'string', short: 'p', value: 'PORT', description: 'TCP port to listen on', default: '9092' },
@@ -26,13 +28,15 @@ export const startCommand: CommandDef = {
   async run({ values, stdout }) {
     const flags: Record<string, string> = {};
     const file = typeof values['config'] === 'string' ? readPropertiesFile(values['config']) : {};
-    const fileListener = file['listeners'];
+    const env = configFromEnv(process.env);
     const host = typeof values['host'] === 'string' ? values['host'] : undefined;
     const port = typeof values['port'] === 'string' ? values['port'] : undefined;
     if (port !== undefined && !/^\d+$/.test(port)) throw new UsageError(`--port expects a number, got "${port}"`);
     if (host !== undefined || port !== undefined) {
-      const base = /^(?:[A-Z_]+:\/\/)?\[?([^\]]*?)\]?:(\d+)$/.exec(fileListener ?? '') ?? [null, '127.0.0.1', '9092'];
-      flags['listeners'] = `PLAINTEXT://${host ?? base[1]}:${port ?? base[2]}`;
+      // --host/--port replace parts of the listener the file or environment names, keeping its name.
+      const base = resolveBrokerConfig(file, env);
+      const h = host ?? base.host;
+      flags['listeners'] = `${base.listenerName}://${h.includes(':') ? `[${h}]` : h}:${port ?? base.port}`;
     }
     if (typeof values['data-dir'] === 'string') flags['log.dirs'] = values['data-dir'];
     const metricsPortFlag = values['metrics-port'];
@@ -40,7 +44,7 @@ export const startCommand: CommandDef = {
       if (!/^\d+$/.test(metricsPortFlag)) throw new UsageError(`--metrics-port expects a number, got "${metricsPortFlag}"`);
       flags['sluice.metrics.port'] = metricsPortFlag;
     }
-    const cfg = resolveBrokerConfig(file, configFromEnv(process.env), flags);
+    const cfg = resolveBrokerConfig(file, env, flags);
 
     const level = typeof values['log-level'] === 'string' ? values['log-level'] : 'info';
     // JSON lines for pipes and log shippers; readable lines (pino-pretty) when a person watches the terminal.
@@ -48,6 +52,13 @@ export const startCommand: CommandDef = {
       ? pino({ name: 'sluice', level }, (await import('pino-pretty')).default({ destination: 2, sync: true, singleLine: true, ignore: 'pid,hostname,name' }))
       : pino({ name: 'sluice', level }, pino.destination(2));
     const dataDir = resolve(cfg.dataDir);
+    if (cfg.ignoredKeys.length > 0) {
+      const why = [...new Set(cfg.ignoredKeys.map((k) => KAFKA_KEYS_WITHOUT_EFFECT.get(k)!))];
+      logger.warn({ keys: cfg.ignoredKeys }, `ignoring Kafka settings that do not apply to a single Sluice node: ${cfg.ignoredKeys.join(', ')} (${why.join('; ')})`);
+    }
+    if (cfg.unservedListeners.length > 0) {
+      logger.warn({ listeners: cfg.unservedListeners }, `serving one listener; not serving ${cfg.unservedListeners.join(', ')}`);
+    }
 
     const { Sluice } = await import('../sluice.js');
     const { startKafkaServer } = await import('../frontends/kafka/server.js');

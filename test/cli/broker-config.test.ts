@@ -47,9 +47,31 @@ test('unknown keys and bad values refuse with the key named', () => {
   assert.throws(() => resolveBrokerConfig({ 'log.cleanup.policy': 'shred' }), /log.cleanup.policy/);
 });
 
-test('SLUICE_* environment variables map to keys; unknown ones are refused', () => {
-  assert.deepEqual(configFromEnv({ SLUICE_LOG_RETENTION_HOURS: '2', PATH: '/bin' }), { 'log.retention.hours': '2' });
-  assert.throws(() => configFromEnv({ SLUICE_NOPE: '1' }), /SLUICE_NOPE/);
+test('SLUICE_CFG_* environment variables map to keys; unknown ones are refused; other SLUICE_* are not read', () => {
+  assert.deepEqual(configFromEnv({ SLUICE_CFG_LOG_RETENTION_HOURS: '2', PATH: '/bin' }), { 'log.retention.hours': '2' });
+  assert.throws(() => configFromEnv({ SLUICE_CFG_NOPE: '1' }), /SLUICE_CFG_NOPE/);
+  // A wrapper's own variables, and the old unprefixed form, are not config: they neither set nor refuse anything.
+  assert.deepEqual(configFromEnv({ SLUICE_DIR: '/srv/sluice', SLUICE_HOME: '/opt', SLUICE_LOG_RETENTION_HOURS: '2' }), {});
+  assert.deepEqual(configFromEnv({ SLUICE_CFG_ZOOKEEPER_CONNECT: 'zk:2181' }), { 'zookeeper.connect': 'zk:2181' });
+});
+
+test('Kafka keys without effect are accepted and reported; listeners pick the client one', () => {
+  const c = resolveBrokerConfig({
+    'zookeeper.connect': 'localhost:2181',
+    'process.roles': 'broker,controller',
+    'listeners': 'CONTROLLER://:9093,PLAINTEXT://:9092,EXTERNAL://10.0.0.1:19092',
+    'controller.listener.names': 'CONTROLLER',
+    'listener.security.protocol.map': 'CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT',
+    'advertised.listeners': 'EXTERNAL://example.com:19092,PLAINTEXT://localhost:9092',
+  });
+  assert.deepEqual(c.ignoredKeys, ['process.roles', 'zookeeper.connect']);
+  assert.equal(c.host, '0.0.0.0');
+  assert.equal(c.port, 9092);
+  assert.equal(c.advertisedHost, 'localhost', 'the advertised entry of the same listener name');
+  assert.deepEqual(c.unservedListeners, ['EXTERNAL://10.0.0.1:19092']);
+  const named = resolveBrokerConfig({ 'listeners': 'PLAINTEXT://:9092,EXTERNAL://:19092', 'inter.broker.listener.name': 'EXTERNAL', 'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,EXTERNAL:PLAINTEXT' });
+  assert.equal(named.port, 19092);
+  assert.deepEqual(resolveBrokerConfig().ignoredKeys, []);
 });
 
 test('port 0 advertises the port actually bound', () => {

@@ -135,6 +135,48 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
   };
 }
 
+export interface SluiceProcess {
+  /** stdout up to and including the ready line. */
+  ready: string;
+  pid: number;
+  /** stderr so far. */
+  stderr(): string;
+  /** SIGTERM (if still running) and the exit code with all of stderr. */
+  stop(): Promise<{ code: number | null; stderr: string }>;
+}
+
+/** Starts `sluice start ...args` with `env` added to this process's environment; resolves once the ready line is out. */
+export async function startSluice(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<SluiceProcess> {
+  const child = spawn(process.execPath, [SLUICE_BIN, 'start', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  const ready = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${out} ${err}`)), 20_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('\n')) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited with ${code}: ${out} ${err}`));
+    });
+  });
+  return {
+    ready,
+    pid: child.pid!,
+    stderr: () => err,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      return { code: await exited, stderr: err };
+    },
+  };
+}
+
 /** A port nothing listens on (bound and released). */
 export async function deadPort(): Promise<number> {
   const net = await import('node:net');

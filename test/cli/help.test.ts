@@ -82,17 +82,17 @@ test('--version prints the package version', async () => {
   }
 });
 
-test('without --bootstrap-server the tools connect where SLUICE_LISTENERS points', () => {
+test('without --bootstrap-server the tools connect where SLUICE_CFG_LISTENERS points', () => {
   assert.equal(defaultBootstrap({}), '127.0.0.1:9092');
-  assert.equal(defaultBootstrap({ SLUICE_LISTENERS: 'PLAINTEXT://127.0.0.1:19092' }), '127.0.0.1:19092');
-  assert.equal(defaultBootstrap({ SLUICE_LISTENERS: 'PLAINTEXT://0.0.0.0:9093' }), '127.0.0.1:9093', 'a wildcard listener is reached locally');
-  assert.equal(defaultBootstrap({ SLUICE_LISTENERS: 'PLAINTEXT://:9094' }), '127.0.0.1:9094');
-  assert.equal(defaultBootstrap({ SLUICE_LISTENERS: 'PLAINTEXT://[::1]:9095' }), '[::1]:9095');
+  assert.equal(defaultBootstrap({ SLUICE_CFG_LISTENERS: 'PLAINTEXT://127.0.0.1:19092' }), '127.0.0.1:19092');
+  assert.equal(defaultBootstrap({ SLUICE_CFG_LISTENERS: 'PLAINTEXT://0.0.0.0:9093' }), '127.0.0.1:9093', 'a wildcard listener is reached locally');
+  assert.equal(defaultBootstrap({ SLUICE_CFG_LISTENERS: 'PLAINTEXT://:9094' }), '127.0.0.1:9094');
+  assert.equal(defaultBootstrap({ SLUICE_CFG_LISTENERS: 'PLAINTEXT://[::1]:9095' }), '[::1]:9095');
   assert.equal(
-    defaultBootstrap({ SLUICE_LISTENERS: 'PLAINTEXT://0.0.0.0:9092', SLUICE_ADVERTISED_LISTENERS: 'PLAINTEXT://broker.local:9092' }),
+    defaultBootstrap({ SLUICE_CFG_LISTENERS: 'PLAINTEXT://0.0.0.0:9092', SLUICE_CFG_ADVERTISED_LISTENERS: 'PLAINTEXT://broker.local:9092' }),
     'broker.local:9092',
     'the advertised address wins, as in Metadata',
   );
-  assert.equal(defaultBootstrap({ SLUICE_LISTENERS: 'PLAINTEXT://127.0.0.1:0' }), '127.0.0.1:9092', 'port 0 is not knowable');
-  assert.equal(defaultBootstrap({ SLUICE_LISTENERS: 'garbage' }), '127.0.0.1:9092');
+  assert.equal(defaultBootstrap({ SLUICE_CFG_LISTENERS: 'PLAINTEXT://127.0.0.1:0' }), '127.0.0.1:9092', 'port 0 is not knowable');
+  assert.equal(defaultBootstrap({ SLUICE_CFG_LISTENERS: 'garbage' }), '127.0.0.1:9092');
 });

@@ -1,42 +1,11 @@
 /** `sluice start --metrics-port`: the real binary serves /metrics next to the Kafka listener. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deadPort, REPO_ROOT, SLUICE_BIN } from '../cli/cli-helpers.js';
+import { deadPort, runSluice, startSluice } from '../cli/cli-helpers.js';
 import { Scrape } from './scrape.js';
-
-/** Starts `sluice start ...args`, resolves with stdout once the ready line is out, and a stop function. */
-async function start(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ ready: string; stop(): Promise<{ code: number | null; stderr: string }> }> {
-  const child = spawn(process.execPath, [SLUICE_BIN, 'start', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-  const ready = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start: ${out} ${err}`)), 20_000);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      if (out.includes('\n')) {
-        clearTimeout(timer);
-        resolve(out);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      reject(new Error(`broker exited with ${code}: ${out} ${err}`));
-    });
-  });
-  return {
-    ready,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      return { code: await exited, stderr: err };
-    },
-  };
-}
 
 test('sluice start --metrics-port serves Prometheus metrics; the ready line is unchanged; SIGTERM stops both', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-metrics-cli-'));
@@ -45,7 +14,7 @@ test('sluice start --metrics-port serves Prometheus metrics; the ready line is u
     const port = await deadPort();
     const metricsPort = await deadPort();
     const dataDir = join(dir, 'data');
-    const b = await start(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--metrics-port', String(metricsPort), '--log-level', 'warn']);
+    const b = await startSluice(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--metrics-port', String(metricsPort), '--log-level', 'warn']);
     try {
       assert.equal(b.ready, `sluice: listening on 127.0.0.1:${port} (data in ${dataDir})\n`);
       const url = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -62,9 +31,9 @@ test('sluice start --metrics-port serves Prometheus metrics; the ready line is u
       const { code, stderr } = await b.stop();
       assert.equal(code, 0, stderr);
     }
-    // The same port from the environment (SLUICE_<KEY>), after a clean restart on the same data.
-    const again = await start(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'], {
-      SLUICE_SLUICE_METRICS_PORT: String(metricsPort),
+    // The same port from the environment (SLUICE_CFG_<KEY>), after a clean restart on the same data.
+    const again = await startSluice(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'], {
+      SLUICE_CFG_SLUICE_METRICS_PORT: String(metricsPort),
     });
     try {
       const s = await Scrape.from(`http://127.0.0.1:${metricsPort}/metrics`);
@@ -80,12 +49,9 @@ test('sluice start --metrics-port serves Prometheus metrics; the ready line is u
 test('sluice start refuses a bad --metrics-port', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-metrics-cli-'));
   try {
-    const child = spawn(process.execPath, [SLUICE_BIN, 'start', '--port', '0', '--data-dir', join(dir, 'data'), '--metrics-port', 'nine'], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let err = '';
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-    assert.equal(code, 2, err);
-    assert.match(err, /--metrics-port expects a number/);
+    const { code, stderr } = await runSluice(['start', '--port', '0', '--data-dir', join(dir, 'data'), '--metrics-port', 'nine']);
+    assert.equal(code, 2, stderr);
+    assert.match(stderr, /--metrics-port expects a number/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -208,7 +208,7 @@ test('the endpoint answers /metrics only; registries are per instance; close() s
 
 test('sluice.metrics.port: from the environment, off by default, range-checked', () => {
   assert.equal(resolveBrokerConfig().metricsPort, null);
-  assert.equal(resolveBrokerConfig(configFromEnv({ SLUICE_SLUICE_METRICS_PORT: '9404' })).metricsPort, 9404);
+  assert.equal(resolveBrokerConfig(configFromEnv({ SLUICE_CFG_SLUICE_METRICS_PORT: '9404' })).metricsPort, 9404);
   assert.equal(resolveBrokerConfig({ 'sluice.metrics.port': '0' }).metricsPort, 0);
   assert.throws(() => resolveBrokerConfig({ 'sluice.metrics.port': '70000' }), /out of range/);
   assert.throws(() => resolveBrokerConfig({ 'sluice.metrics.port': 'abc' }), /integer/);

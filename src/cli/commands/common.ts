@@ -2,6 +2,7 @@
 import type { CommandContext, CommandDef, OptionDef } from '../command.js';
 import { UsageError, formatCommandHelp } from '../command.js';
 import { KafkaClient } from '../../kafka-client/client.js';
+import { envNameOf } from '../broker-config.js';
 
 export type Values = CommandContext['values'];
 
@@ -21,15 +22,15 @@ export const BOOTSTRAP_OPTION: OptionDef = {
   short: 'b',
   value: 'HOST:PORT',
   description: 'Broker to connect to (comma-separated list allowed)',
-  default: '127.0.0.1:9092, or the address in SLUICE_ADVERTISED_LISTENERS / SLUICE_LISTENERS when set',
+  default: '127.0.0.1:9092, or the address in SLUICE_CFG_ADVERTISED_LISTENERS / SLUICE_CFG_LISTENERS when set',
 };
 
 /**
  * The broker the tools talk to without --bootstrap-server: the one `sluice start` would run in the same
- * environment, so a shell that exports SLUICE_LISTENERS for the broker needs no flag on every command.
+ * environment, so a shell that exports SLUICE_CFG_LISTENERS for the broker needs no flag on every command.
  */
 export function defaultBootstrap(env: NodeJS.ProcessEnv = process.env): string {
-  const listener = env['SLUICE_ADVERTISED_LISTENERS'] || env['SLUICE_LISTENERS'];
+  const listener = env[envNameOf('advertised.listeners')] || env[envNameOf('listeners')];
   const m = listener ? /^(?:[A-Za-z_]+:\/\/)?\[?([^\]]*?)\]?:(\d+)$/.exec(listener.split(',')[0]!.trim()) : null;
   if (!m || Number(m[2]) === 0) return '127.0.0.1:9092'; // port 0: the bound port is not knowable here
   // a wildcard listener accepts local connections
