@@ -176,6 +176,15 @@ export function createMetrics(sources: MetricsSources): SluiceMetrics {
     fromServer('sluice_fetch_bytes_copied_total', 'Record bytes copied in JS on the fetch path (0 when every slice went to the socket by reference).', () => m.fetchBytesCopied, 'counter');
   }
 
+  new Gauge({
+    name: 'sluice_long_poll_waiters',
+    help: 'Long polls waiting for data (Fetch max.wait.ms, embedded consumer polls): one per request, whatever its partitions.',
+    registers,
+    collect() {
+      this.set(engine.isOpen ? engine.liveWaiters() : 0);
+    },
+  });
+
   // ---------------------------------------------------------------- partitions (scrape time)
   // One describeTopic per topic (sizes need a round trip to the owners), shared by the gauges of one scrape.
   let described: Promise<TopicDescription[]> | null = null;

@@ -62,6 +62,10 @@ export interface TestBroker {
   port: number;
   bootstrap: string;
   dataDir: string;
+  /** The broker process's id (to read its memory from /proc). */
+  pid: number;
+  /** What the broker has written to stderr so far (its log, at --log-level warn). */
+  stderr(): string;
   /** `sluice` with `--bootstrap-server` of this broker appended. */
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   stop(): Promise<void>;
@@ -123,6 +127,8 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
     port,
     bootstrap,
     dataDir,
+    pid: child.pid!,
+    stderr: () => err,
     run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
     async stop() {
       if (child.exitCode === null) {

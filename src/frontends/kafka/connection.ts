@@ -52,9 +52,9 @@ export class Connection {
   private readonly queue: Slot[] = [];
   private closed = false;
   private paused = false;
-  private resolveClosed!: () => void;
-  /** Settles when the connection closes: long polls stop waiting for a client that is gone. */
-  readonly whenClosed: Promise<void> = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+  private readonly closer = new AbortController();
+  /** Aborts when the connection closes: long polls stop waiting for a client that is gone. */
+  readonly closedSignal: AbortSignal = this.closer.signal;
   private readonly socket: Socket;
   private readonly hooks: ConnectionHooks;
 
@@ -87,7 +87,7 @@ export class Connection {
     this.buffered = 0;
     this.queue.length = 0;
     this.socket.destroy();
-    this.resolveClosed();
+    this.closer.abort();
     this.hooks.onClose(this);
   }
 
@@ -101,7 +101,7 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.socket.end();
-    this.resolveClosed();
+    this.closer.abort();
     this.hooks.onClose(this);
   }
 
@@ -210,7 +210,7 @@ export class Connection {
           this.closed = true;
           this.queue.length = 0;
           this.socket.destroySoon();
-          this.resolveClosed();
+          this.closer.abort();
           this.hooks.onClose(this);
           return;
         }
