@@ -11,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { resolveBrokerConfig } from '../../src/cli/broker-config.js';
 import { startTestBroker, type TestBroker } from '../cli/cli-helpers.js';
-import { RawClient, requestFrame } from './raw.js';
+import { encodeBatch } from '../../src/record/batch.js';
+import { RawClient, decodeResponse, requestFrame } from './raw.js';
 
 const brokers: TestBroker[] = [];
 after(async () => {
@@ -94,6 +95,33 @@ test('six half-sent 100 MB requests: memory stays bounded (default queued.max.re
   const c = await RawClient.open(b.port);
   c.write(requestFrame('ApiVersions', 0, 1, {}));
   assert.ok(await c.waitFrames(1, 5000));
+  c.destroy();
+});
+
+test('a connection muted for request memory is read and answered once memory frees', async () => {
+  const b = await broker({ 'socket.request.max.bytes': '1000000', 'queued.max.request.bytes': '1000000' });
+  const produce = (id: number): Buffer =>
+    requestFrame('Produce', 9, id, {
+      acks: 1,
+      timeoutMs: 5000,
+      topicData: [{ name: 'muted', partitionData: [{ index: 0, records: encodeBatch([{ value: Buffer.alloc(600_000, id) }]) }] }],
+    });
+  const a = await RawClient.open(b.port);
+  const c = await RawClient.open(b.port);
+  const fa = produce(1);
+  a.write(fa.subarray(0, fa.length - 10)); // holds 600 kB of the pool's 1 MB
+  await new Promise((r) => setTimeout(r, 200));
+  c.write(produce(2));
+  assert.equal(await c.waitFrames(1, 500), false, 'the second request waits for memory');
+  a.write(fa.subarray(fa.length - 10));
+  assert.ok(await a.waitFrames(1, 5000));
+  assert.ok(await c.waitFrames(1, 5000), 'answered once the first request released its memory');
+  for (const [client, id] of [[a, 1], [c, 2]] as const) {
+    const res = decodeResponse('Produce', 9, client.frames[0]!);
+    assert.equal(res.correlationId, id);
+    assert.equal(res.body.responses[0]!.partitionResponses[0]!.errorCode, 0);
+  }
+  a.destroy();
   c.destroy();
 });
 

@@ -217,10 +217,11 @@ export class Connection {
         }
         this.take(4);
         this.frameSize = size;
-        const waiter: PoolWaiter = { bytes: size, granted: () => this.granted(waiter) };
-        if (!this.hooks.pool.reserve(waiter)) {
+        if (!this.hooks.pool.tryReserve(size)) {
           // Kafka mutes the channel: nothing more is read from this client until memory frees.
+          const waiter: PoolWaiter = { bytes: size, granted: () => this.granted(waiter) };
           this.waiter = waiter;
+          this.hooks.pool.enqueue(waiter);
           this.socket.pause();
           return;
         }

@@ -22,14 +22,16 @@ export class RequestMemoryPool {
     return this.used;
   }
 
-  /** Reserves `w.bytes` now (true), or queues `w` to be granted later (false). */
-  reserve(w: PoolWaiter): boolean {
-    if (this.waiters.length === 0 && this.fits(w.bytes)) {
-      this.used += w.bytes;
-      return true;
-    }
+  /** Reserves `bytes` now if nobody waits ahead and they fit. */
+  tryReserve(bytes: number): boolean {
+    if (this.waiters.length > 0 || !this.fits(bytes)) return false;
+    this.used += bytes;
+    return true;
+  }
+
+  /** Queues `w`, after a failed `tryReserve`, to be granted when memory frees. */
+  enqueue(w: PoolWaiter): void {
     this.waiters.push(w);
-    return false;
   }
 
   /** A queued waiter that no longer wants memory (its connection closed). */
