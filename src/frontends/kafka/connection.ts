@@ -129,7 +129,7 @@ export class Connection {
    * Closes for a cause the broker counts (and logs). A request deadline or idle expiry is checked by the
    * broker's sweep (`expire`); a bad size prefix here.
    */
-  closeFor(cause: ConnectionCloseCause, message: string, details: object = {}): void {
+  private closeFor(cause: ConnectionCloseCause, message: string, details: object = {}): void {
     if (this.closed) return;
     this.hooks.onCloseForCause(cause, this);
     this.hooks.logger.warn({ remote: this.remote, ...details }, message);
