@@ -134,3 +134,34 @@ test('embedded consumer: a poll over many partitions is one wait, gone after dat
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('engine.waitForAny: an abort ends it, deleting a watched topic or closing the engine wakes it, a partition listed twice counts once', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'sluice-waitany-'));
+  const s = await Sluice.open({ dataDir: dir, owners: 2 });
+  try {
+    await s.createTopic('a', { partitions: 4 });
+    await s.createTopic('b', { partitions: 4 });
+    const targets = [0, 1, 2, 3].flatMap((p) => [{ topic: 'a', partition: p, offset: 0n }, { topic: 'b', partition: p, offset: 0n }]);
+    const ac = new AbortController();
+    const aborted = s.waitForAny(targets, 20000, { signal: ac.signal });
+    assert.equal(s.liveWaiters(), 1);
+    ac.abort();
+    assert.equal(await aborted, false);
+    assert.equal(s.liveWaiters(), 0);
+
+    const deleted = s.waitForAny([...targets, { topic: 'b', partition: 2, offset: 0n }], 20000);
+    await s.deleteTopic('b');
+    assert.equal(await deleted, true, 'a deleted partition ends the wait: the caller reads again and sees the error');
+    assert.equal(s.liveWaiters(), 0);
+    await assert.rejects(s.waitForAny([{ topic: 'b', partition: 0, offset: 0n }], 100), /unknown topic/);
+    assert.equal(await s.waitForAny([{ topic: 'a', partition: 1, offset: 0n }], 50), false);
+    assert.equal(s.liveWaiters(), 0);
+    const closing = s.waitForAny([{ topic: 'a', partition: 3, offset: 0n }], 20000);
+    await s.close();
+    await closing; // settles with the engine's close, not after 20 s
+    assert.equal(s.liveWaiters(), 0);
+  } finally {
+    await s.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
