@@ -50,6 +50,20 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'message.max.bytes': { kind: 'int', default: '1048588', doc: 'max.message.bytes default: largest record batch accepted.', min: 0 },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', doc: 'How often retention and compaction run.', min: 1 },
   'socket.request.max.bytes': { kind: 'int', default: '104857600', doc: 'Largest request frame; larger ones close the connection.', min: 1 },
+  'queued.max.request.bytes': {
+    kind: 'long',
+    default: '104857600',
+    doc: 'Bytes of requests being read or handled, over all connections: a frame\'s size is reserved when its size prefix arrives, and when none is left connections are not read (muted) until memory frees. At least socket.request.max.bytes; -1 = unbounded (Kafka\'s default; Sluice bounds it so that clients sending huge frames cannot exhaust memory).',
+  },
+  'connections.max.idle.ms': { kind: 'long', default: '600000', doc: 'Close a connection with nothing in flight and no traffic for this long.', min: 1 },
+  'max.connections': { kind: 'int', default: '2147483647', doc: 'Connections beyond this many are closed as soon as accepted (Kafka stops accepting instead).', min: 0 },
+  'max.connections.per.ip': { kind: 'int', default: '2147483647', doc: 'Connections from one address beyond this many are closed as soon as accepted.', min: 0 },
+  'sluice.request.read.timeout.ms': {
+    kind: 'int',
+    default: '30000',
+    doc: 'Time a request may take to arrive in full from its first byte (a client trickling bytes is closed); at most connections.max.idle.ms.',
+    min: 1,
+  },
   'offsets.topic.num.partitions': { kind: 'int', default: '50', doc: 'Partitions of __consumer_offsets.', min: 1 },
   'group.initial.rebalance.delay.ms': { kind: 'int', default: '3000', doc: 'Wait for more members before the first rebalance of an empty group.', min: 0 },
   'group.min.session.timeout.ms': { kind: 'int', default: '6000', doc: 'Smallest session timeout a member may ask for.', min: 0 },
@@ -160,6 +174,13 @@ export interface BrokerConfig {
   defaultPartitions: number;
   autoCreateTopics: boolean;
   socketRequestMaxBytes: number;
+  /** queued.max.request.bytes; <= 0 = unbounded. */
+  queuedMaxRequestBytes: number;
+  connectionsMaxIdleMs: number;
+  /** sluice.request.read.timeout.ms, capped at connections.max.idle.ms. */
+  requestReadTimeoutMs: number;
+  maxConnections: number;
+  maxConnectionsPerIp: number;
   offsetsTopicPartitions: number;
   maintenanceIntervalMs: number;
   ownerThreads: number;
@@ -304,6 +325,12 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
   const metricsPort = set['sluice.metrics.port'] !== undefined ? num('sluice.metrics.port') : null;
   if (metricsPort !== null && metricsPort > 65535) throw new ConfigError('sluice.metrics.port', `port ${metricsPort} is out of range`);
 
+  const queuedMaxRequestBytes = num('queued.max.request.bytes');
+  if (queuedMaxRequestBytes > 0 && queuedMaxRequestBytes < num('socket.request.max.bytes')) {
+    throw new ConfigError('queued.max.request.bytes', `must be at least socket.request.max.bytes (${num('socket.request.max.bytes')}), or -1 for unbounded; got ${queuedMaxRequestBytes}`);
+  }
+  const connectionsMaxIdleMs = num('connections.max.idle.ms');
+
   const minSession = num('group.min.session.timeout.ms');
   const maxSession = num('group.max.session.timeout.ms');
   if (minSession > maxSession) throw new ConfigError('group.min.session.timeout.ms', 'must not exceed group.max.session.timeout.ms');
@@ -319,6 +346,11 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     defaultPartitions: num('num.partitions'),
     autoCreateTopics: get('auto.create.topics.enable')!.toLowerCase() === 'true',
     socketRequestMaxBytes: num('socket.request.max.bytes'),
+    queuedMaxRequestBytes,
+    connectionsMaxIdleMs,
+    requestReadTimeoutMs: Math.min(num('sluice.request.read.timeout.ms'), connectionsMaxIdleMs),
+    maxConnections: num('max.connections'),
+    maxConnectionsPerIp: num('max.connections.per.ip'),
     offsetsTopicPartitions: num('offsets.topic.num.partitions'),
     maintenanceIntervalMs: num('log.retention.check.interval.ms'),
     ownerThreads: set['sluice.owner.threads'] ? num('sluice.owner.threads') : Math.max(1, availableParallelism()),

@@ -1,6 +1,6 @@
 /**
  * The embedded consumer: reads assigned partitions straight from the engine (zero-copy reads, decoded here),
- * long-polls with `waitForData`, and keeps committed offsets through an offsets backend (the OffsetsStore).
+ * long-polls with `waitForAny`, and keeps committed offsets through an offsets backend (the OffsetsStore).
  *
  * Positions follow Kafka's consumer: the position of a partition is the offset of the next record to return.
  * A read that starts mid-batch skips the records below the position; control batches are skipped; an offset
@@ -9,6 +9,7 @@
  *
  * Group membership (subscribe + rebalance) is not here: partitions are assigned explicitly.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import { SluiceError } from '../errors.js';
 import { decodeFetchedRecords } from '../record/fetched.js';
 import type { RecordHeader } from '../record/types.js';
@@ -21,13 +22,14 @@ import type {
   SluiceReadOptions,
   TimestampOffset,
   TopicOffsets,
+  WaitForDataTarget,
 } from '../engine/types.js';
 
 /** The engine calls a consumer needs (the `Sluice` class satisfies it). */
 export interface ConsumerEngine {
   partitionCount(topic: string): number;
   read(topic: string, partition: number, offset: bigint, opts: SluiceReadOptions): ReadResult;
-  waitForData(topic: string, partition: number, offset: bigint, timeoutMs: number): Promise<boolean>;
+  waitForAny(targets: readonly WaitForDataTarget[], timeoutMs: number, options?: { signal?: AbortSignal }): Promise<boolean>;
   listOffset(topic: string, partition: number, spec: OffsetSpec): Promise<TimestampOffset>;
   offsets(topic: string, partition: number): TopicOffsets;
 }
@@ -126,7 +128,8 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
   /** Records were returned since the last auto-commit. */
   private dirty = false;
   private closed = false;
-  private wake: (() => void) | null = null;
+  /** Aborts on close: a pending poll returns at once. */
+  private readonly closer = new AbortController();
 
   constructor(
     private readonly engine: ConsumerEngine,
@@ -287,7 +290,7 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
       if (this.autoCommit && this.dirty) await this.commit();
     } finally {
       this.closed = true;
-      this.wake?.();
+      this.closer.abort();
     }
   }
 
@@ -408,35 +411,17 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     return res.records.length;
   }
 
-  /** Waits until any assigned partition has data past its position, the consumer closes, or time runs out. */
-  private async waitAny(timeoutMs: number): Promise<void> {
-    const waits: Promise<unknown>[] = [];
-    for (const a of this.order) {
-      if (a.position === null) continue;
-      waits.push(this.engine.waitForData(a.topic, a.partition, a.position, timeoutMs));
-    }
-    if (waits.length === 0) return this.sleep(timeoutMs);
-    let wake!: () => void;
-    const closed = new Promise<void>((res) => (wake = res));
-    this.wake = wake;
-    try {
-      await Promise.race([...waits, closed]);
-    } finally {
-      this.wake = null;
-    }
+  /** Waits `ms`, or less if the consumer closes. */
+  private sleep(ms: number): Promise<void> {
+    return delay(ms, undefined, { signal: this.closer.signal }).catch(() => undefined);
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise<void>((res) => {
-      const t = setTimeout(done, ms);
-      function done(): void {
-        clearTimeout(t);
-        res();
-      }
-      this.wake = done;
-    }).finally(() => {
-      this.wake = null;
-    });
+  /** Waits until any assigned partition has data past its position, the consumer closes, or time runs out. */
+  private async waitAny(timeoutMs: number): Promise<void> {
+    const targets: WaitForDataTarget[] = [];
+    for (const a of this.order) if (a.position !== null) targets.push({ topic: a.topic, partition: a.partition, offset: a.position });
+    if (targets.length === 0) return this.sleep(timeoutMs);
+    await this.engine.waitForAny(targets, timeoutMs, { signal: this.closer.signal });
   }
 }
 

@@ -36,6 +36,7 @@ import { ProducerIdManager } from './producer-ids.js';
 import { allocateRing, RingConsumer, RingProducer } from './ring.js';
 import { allocateOwnerStats, readFlushStats, type OwnerStats } from './owner-stats.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
+import { DataWaits, type DataWaitTarget } from './data-waits.js';
 import { fsyncDir, type TopicRecord, TopicStore, validateTopicName } from './topic-store.js';
 import type {
   Acks,
@@ -54,6 +55,7 @@ import type {
   TimestampOffset,
   TopicDescription,
   TopicOffsets,
+  WaitForDataTarget,
 } from './types.js';
 
 const DEFAULT_RING_BYTES = 8 * 1024 * 1024;
@@ -506,6 +508,9 @@ export class SluiceEngine {
   private releaseLock: (() => void) | null = null;
   /** Serializes topic mutations (create/delete/add partitions/alter). */
   private metaChain: Promise<unknown> = Promise.resolve();
+  /** The word owners bump when a partition a long poll watches changes; and the long polls. */
+  private readonly watchBuffer = new SharedArrayBuffer(4);
+  private readonly waits = new DataWaits(this.watchBuffer);
 
   constructor(options: SluiceOptions) {
     if (!options || typeof options.dataDir !== 'string' || options.dataDir.length === 0) {
@@ -559,6 +564,7 @@ export class SluiceEngine {
           clockBuffer: this.options.clock?.buffer ?? null,
           maintenanceIntervalMs,
           statsBuffer: allocateOwnerStats(),
+          watchBuffer: this.watchBuffer,
         };
         this.owners.push(new OwnerHandle(i, init, this.logger));
       }
@@ -599,6 +605,7 @@ export class SluiceEngine {
     );
     for (const o of this.owners) o.fail(new SluiceError('CLOSED', 'engine is closed'));
     await Promise.all(this.owners.map((o) => o.terminate()));
+    this.waits.cancelAll();
     for (const t of this.topics.values()) for (const p of t.partitions) p.reader.close();
     this.topics.clear();
     this.state = 'closed';
@@ -788,24 +795,28 @@ export class SluiceEngine {
    * Resolves true as soon as the high watermark passes `offset` (data to read), the log start moves past it,
    * or the partition closes; false after `timeoutMs`. Waits on shared memory, no polling.
    */
-  async waitForData(topic: string, partition: number, offset: bigint, timeoutMs: number): Promise<boolean> {
-    this.ensureOpen();
-    const p = this.partitionHandle(topic, partition);
-    const end = performance.now() + timeoutMs;
-    let keepAlive: NodeJS.Timeout | null = null; // a pending Atomics.waitAsync alone does not keep the process alive
+  waitForData(topic: string, partition: number, offset: bigint, timeoutMs: number): Promise<boolean> {
+    return this.waitForAny([{ topic, partition, offset }], timeoutMs);
+  }
+
+  /**
+   * `waitForData` over several partitions: resolves true as soon as any one is ready, false after
+   * `timeoutMs` or when `signal` aborts. One wait, whatever the number of partitions, and nothing of it is
+   * left once it resolves (Kafka's delayed fetch).
+   */
+  waitForAny(targets: readonly WaitForDataTarget[], timeoutMs: number, options: { signal?: AbortSignal } = {}): Promise<boolean> {
     try {
-      for (;;) {
-        const seq = p.state.hwSeq;
-        if (p.state.highWatermark > offset || p.state.logStartOffset > offset || p.state.closed) return true;
-        const left = end - performance.now();
-        if (left <= 0) return false;
-        // outlives the wait: the waitAsync timeout fires from V8's own task queue, after a timer of equal length
-        keepAlive ??= setTimeout(() => undefined, left + 1000);
-        await p.state.waitForChange(seq, left);
-      }
-    } finally {
-      if (keepAlive) clearTimeout(keepAlive);
+      this.ensureOpen();
+      const resolved: DataWaitTarget[] = targets.map((t) => ({ state: this.partitionHandle(t.topic, t.partition).state, offset: t.offset }));
+      return this.waits.wait(resolved, timeoutMs, options.signal);
+    } catch (e) {
+      return Promise.reject(e);
     }
+  }
+
+  /** Long polls (`waitForData`, `waitForAny`) in progress: what the `sluice_long_poll_waiters` gauge shows. */
+  liveWaiters(): number {
+    return this.waits.size;
   }
 
   /** Log start, end, high watermark and last stable offset, from shared memory (no round trip). */
@@ -894,7 +905,7 @@ export class SluiceEngine {
     const { slot, buffer, index } = this.slots.allocate();
     const dir = join(this.dataDir, `${t.record.name}-${partition}`);
     await owner.request({ op: 'open', slot, topic: t.record.name, partition, dir, config: t.config, stateBuffer: buffer, stateIndex: index });
-    const state = new PartitionSharedState(buffer, index);
+    const state = new PartitionSharedState(buffer, index, this.watchBuffer);
     t.partitions[partition] = { topic: t, partition, slot, owner, state, reader: new PartitionReader(dir, state), dir };
   }
 

@@ -76,6 +76,8 @@ export interface OwnerInit {
   maintenanceIntervalMs: number;
   /** Monitoring counters the owner writes (owner-stats.ts). */
   statsBuffer: SharedArrayBuffer;
+  /** The engine's long-poll watch word (data-waits.ts), bumped when a watched partition changes. */
+  watchBuffer: SharedArrayBuffer;
 }
 
 export interface OpenPartitionRequest {

@@ -107,6 +107,13 @@ export interface SluiceReadOptions {
   maxOffset?: bigint;
 }
 
+/** One partition of `waitForAny`: ready when its high watermark or log start passes `offset`. */
+export interface WaitForDataTarget {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
 /** A partition's offsets as published in shared memory. */
 export interface TopicOffsets {
   logStartOffset: bigint;

@@ -172,9 +172,28 @@ export function createMetrics(sources: MetricsSources): SluiceMetrics {
     };
     fromServer('sluice_connections_open', 'Client connections currently open.', () => m.connectionsOpen, 'gauge');
     fromServer('sluice_connections_accepted_total', 'Client connections accepted.', () => m.connectionsAccepted, 'counter');
-    fromServer('sluice_protocol_errors_total', 'Connections closed for a protocol violation.', () => m.protocolErrors, 'counter');
+    fromServer('sluice_protocol_errors_total', 'Connections closed for a protocol violation (bad or oversized frame, unknown API, malformed request).', () => m.protocolErrors, 'counter');
+    new Counter({
+      name: 'sluice_connections_closed_total',
+      help: 'Connections the broker closed or refused on its own, by cause (protocol_error, request_timeout, idle, max_connections, max_connections_per_ip, acks0_produce_failed, server_error).',
+      labelNames: ['cause'],
+      registers,
+      collect() {
+        this.reset();
+        for (const [cause, n] of Object.entries(m.connectionsClosed)) this.inc({ cause }, n);
+      },
+    });
     fromServer('sluice_fetch_bytes_copied_total', 'Record bytes copied in JS on the fetch path (0 when every slice went to the socket by reference).', () => m.fetchBytesCopied, 'counter');
   }
+
+  new Gauge({
+    name: 'sluice_long_poll_waiters',
+    help: 'Long polls waiting for data (Fetch max.wait.ms, embedded consumer polls): one per request, whatever its partitions.',
+    registers,
+    collect() {
+      this.set(engine.isOpen ? engine.liveWaiters() : 0);
+    },
+  });
 
   // ---------------------------------------------------------------- partitions (scrape time)
   // One describeTopic per topic (sizes need a round trip to the owners), shared by the gauges of one scrape.

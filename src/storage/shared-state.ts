@@ -23,7 +23,7 @@ const SEGMENTS_EPOCH = 1; // bumped when the segment set changes (roll, deletion
 const ACTIVE_SIZE = 2; // valid bytes in the active segment
 const ACTIVE_INDEX_ENTRIES = 3; // valid entries in the active segment's offset index
 const FLAGS = 4; // bit 0: partition closed/deleted
-const WAITERS = 5; // long polls waiting on HW_SEQ: the owner notifies only when there is one
+const WAITERS = 5; // long polls watching the partition: the owner notifies only when there is one
 
 export const FLAG_CLOSED = 1;
 
@@ -32,14 +32,17 @@ export class PartitionSharedState {
   readonly slot: number;
   private readonly big: BigInt64Array;
   private readonly ints: Int32Array;
+  private readonly watch: Int32Array | null;
 
-  constructor(buffer: SharedArrayBuffer, slot: number) {
+  /** `watchBuffer`: the engine's watch word (data-waits.ts), notified instead of this slot's sequence. */
+  constructor(buffer: SharedArrayBuffer, slot: number, watchBuffer?: SharedArrayBuffer) {
     const byteOffset = slot * PARTITION_STATE_BYTES;
     if (byteOffset + PARTITION_STATE_BYTES > buffer.byteLength) throw new RangeError(`partition state slot ${slot} out of range`);
     this.buffer = buffer;
     this.slot = slot;
     this.big = new BigInt64Array(buffer, byteOffset, 5);
     this.ints = new Int32Array(buffer, byteOffset + INT_BASE_BYTES, 6);
+    this.watch = watchBuffer === undefined ? null : new Int32Array(watchBuffer, 0, 1);
   }
 
   /** A standalone state (single-threaded use, tests). */
@@ -83,20 +86,37 @@ export class PartitionSharedState {
     this.wake();
   }
   /**
+   * Engine thread: whether a long poll watches this partition. While one does, the owner bumps and notifies
+   * the engine's watch word on every change (one word for all partitions: the engine sleeps on it once).
+   */
+  setWatched(on: boolean): void {
+    if (on) Atomics.add(this.ints, WAITERS, 1);
+    else Atomics.sub(this.ints, WAITERS, 1);
+  }
+
+  /**
    * Bumps the sequence; notifies only when a long poll waits (every append publishes, and a notify takes a
    * process-wide lock in V8 even with nobody waiting). A waiter registers before it checks the sequence, so
    * either it sees the bump or the owner sees it (sequentially consistent atomics).
    */
   private wake(): void {
     Atomics.add(this.ints, HW_SEQ, 1);
-    if (Atomics.load(this.ints, WAITERS) !== 0) Atomics.notify(this.ints, HW_SEQ);
+    if (Atomics.load(this.ints, WAITERS) === 0) return;
+    if (this.watch === null) {
+      Atomics.notify(this.ints, HW_SEQ);
+    } else {
+      Atomics.add(this.watch, 0, 1);
+      Atomics.notify(this.watch, 0);
+    }
   }
 
   /**
-   * Resolves when `hwSeq` moves past `seenSeq` or after `timeoutMs`; never blocks the thread.
-   * Returns true if woken by a change.
+   * Resolves when `hwSeq` moves past `seenSeq` or after `timeoutMs`; never blocks the thread. Returns true
+   * if woken by a change. Only for a state without a watch word (a standalone log): the engine's long polls
+   * go through its DataWaits, which can be cancelled.
    */
   async waitForChange(seenSeq: number, timeoutMs: number): Promise<boolean> {
+    if (this.watch !== null) throw new Error('waitForChange on a watched partition state: use the engine\'s waits');
     Atomics.add(this.ints, WAITERS, 1);
     try {
       if (Atomics.load(this.ints, HW_SEQ) !== seenSeq) return true;

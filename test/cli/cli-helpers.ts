@@ -62,6 +62,10 @@ export interface TestBroker {
   port: number;
   bootstrap: string;
   dataDir: string;
+  /** The broker process's id (to read its memory from /proc). */
+  pid: number;
+  /** What the broker has written to stderr so far (its log, at --log-level warn). */
+  stderr(): string;
   /** `sluice` with `--bootstrap-server` of this broker appended. */
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
   stop(): Promise<void>;
@@ -71,17 +75,17 @@ export interface TestBroker {
  * Starts `sluice start` on a free port and a temp data dir, with settings that keep group tests fast.
  * (A fixed free port rather than --port 0: with port 0 the broker currently advertises port 0 in Metadata.)
  */
-export async function startTestBroker(extraConfig: Record<string, string> = {}): Promise<TestBroker> {
+export async function startTestBroker(extraConfig: Record<string, string> = {}, opts: { openFileLimit?: number } = {}): Promise<TestBroker> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startOnce(await deadPort(), extraConfig);
+      return await startOnce(await deadPort(), extraConfig, opts.openFileLimit);
     } catch (e) {
       if (attempt >= 3 || !String(e).includes('EADDRINUSE')) throw e;
     }
   }
 }
 
-async function startOnce(port: number, extraConfig: Record<string, string>): Promise<TestBroker> {
+async function startOnce(port: number, extraConfig: Record<string, string>, openFileLimit: number | undefined): Promise<TestBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
   const dataDir = join(dir, 'data');
   const props = {
@@ -91,11 +95,12 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
     ...extraConfig,
   };
   writeFileSync(join(dir, 'broker.properties'), Object.entries(props).map(([k, v]) => `${k}=${v}\n`).join(''));
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [SLUICE_BIN, 'start', '--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const argv = [process.execPath, SLUICE_BIN, 'start', '--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'];
+  // With an open-file limit: the shell sets it and execs node, so the pid is the broker's.
+  const child: ChildProcess =
+    openFileLimit === undefined
+      ? spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+      : spawn('/bin/sh', ['-c', `ulimit -n ${openFileLimit} && exec "$@"`, 'sh', ...argv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
   try {
@@ -123,6 +128,8 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
     port,
     bootstrap,
     dataDir,
+    pid: child.pid!,
+    stderr: () => err,
     run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
     async stop() {
       if (child.exitCode === null) {

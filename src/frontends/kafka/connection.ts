@@ -2,9 +2,15 @@
  * One client connection: Kafka framing (int32 size + request), pipelined requests answered strictly in
  * request order, and responses written as lists of buffers (cork + writev) so record bytes handed over by
  * reference reach the socket without a copy.
+ *
+ * Bounds (Kafka's socket server): a frame's size is reserved in the broker's request memory pool as soon as
+ * its size prefix is read, and the connection reads nothing more until the pool grants it; the frame must
+ * then arrive in full within the request deadline counted from its first byte (a client trickling bytes
+ * gains nothing); a connection with nothing in flight and no traffic for connections.max.idle.ms is closed.
  */
 import type { Socket } from 'node:net';
 import type { Logger } from '../../engine/types.js';
+import type { PoolWaiter, RequestMemoryPool } from './memory-pool.js';
 
 /** What the dispatcher returns for one request. */
 export type DispatchResult =
@@ -20,9 +26,27 @@ export interface ConnectionHooks {
   dispatch(frame: Buffer, conn: Connection): Promise<DispatchResult>;
   /** Largest request frame accepted (socket.request.max.bytes). */
   maxRequestBytes: number;
+  /** queued.max.request.bytes, shared by every connection of the broker. */
+  pool: RequestMemoryPool;
   logger: Logger;
   onClose(conn: Connection): void;
+  /** The connection closes itself for a cause the broker counts (before `onClose`). */
+  onCloseForCause(cause: ConnectionCloseCause, conn: Connection): void;
 }
+
+/**
+ * Why the broker closed or refused a connection on its own: a protocol violation (bad or oversized frame,
+ * unknown API, malformed request), a request not received in full in time, idleness, a connection limit, a
+ * failed acks=0 produce (Kafka closes so that the client notices), or a failure of the broker's own.
+ */
+export type ConnectionCloseCause =
+  | 'protocol_error'
+  | 'request_timeout'
+  | 'idle'
+  | 'max_connections'
+  | 'max_connections_per_ip'
+  | 'acks0_produce_failed'
+  | 'server_error';
 
 /** Requests in flight before the connection stops reading from the socket (pipelining bound). */
 const MAX_IN_FLIGHT = 128;
@@ -47,14 +71,27 @@ export class Connection {
    * the connection wait for it before appending.
    */
   produceGate: Promise<void> | null = null;
+  /** Bytes read and not yet part of a frame (a size prefix, the start of a frame waiting for memory). */
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
+  /** The frame being read: its size once the prefix is read (-1 before), its pool reservation, its buffer. */
+  private frameSize = -1;
+  private reserved = 0;
+  private frameBuf: Buffer | null = null;
+  private frameFilled = 0;
+  /** Waiting for the pool to grant `frameSize` bytes (the socket is paused meanwhile). */
+  private waiter: PoolWaiter | null = null;
+  /** Date.now() when the first byte of the frame in progress arrived; 0 between frames. */
+  private frameStartedAt = 0;
+  /** Date.now() of the last bytes read or written. */
+  private lastActive = Date.now();
   private readonly queue: Slot[] = [];
   private closed = false;
+  /** Back-pressure: too many requests in flight or too many response bytes unsent. */
   private paused = false;
-  private resolveClosed!: () => void;
-  /** Settles when the connection closes: long polls stop waiting for a client that is gone. */
-  readonly whenClosed: Promise<void> = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+  private readonly closer = new AbortController();
+  /** Aborts when the connection closes: long polls stop waiting for a client that is gone. */
+  readonly closedSignal: AbortSignal = this.closer.signal;
   private readonly socket: Socket;
   private readonly hooks: ConnectionHooks;
 
@@ -83,11 +120,63 @@ export class Connection {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
-    this.chunks.length = 0;
-    this.buffered = 0;
     this.queue.length = 0;
     this.socket.destroy();
-    this.resolveClosed();
+    this.closeDown();
+  }
+
+  /**
+   * Closes for a cause the broker counts (and logs). A request deadline or idle expiry is checked by the
+   * broker's sweep (`expire`); a bad size prefix here.
+   */
+  private closeFor(cause: ConnectionCloseCause, message: string, details: object = {}): void {
+    if (this.closed) return;
+    this.hooks.onCloseForCause(cause, this);
+    this.hooks.logger.warn({ remote: this.remote, ...details }, message);
+    this.destroy();
+  }
+
+  /**
+   * Called by the broker's periodic sweep: closes a connection whose frame in progress is older than
+   * `requestTimeoutMs` (unless the broker itself stopped reading it for back-pressure), or that has had
+   * nothing in flight and no traffic for `idleMs`.
+   */
+  expire(now: number, requestTimeoutMs: number, idleMs: number): void {
+    if (this.closed) return;
+    if (this.frameStartedAt !== 0) {
+      if (!this.paused && now - this.frameStartedAt >= requestTimeoutMs) {
+        const received = this.frameSize < 0 ? this.buffered : this.frameFilled + this.buffered;
+        this.closeFor('request_timeout', 'kafka request not received in full in time; closing connection', {
+          size: this.frameSize,
+          received,
+          timeoutMs: requestTimeoutMs,
+          waitingForMemory: this.waiter !== null,
+        });
+      }
+      return;
+    }
+    if (this.queue.length === 0 && now - this.lastActive >= idleMs) {
+      this.hooks.onCloseForCause('idle', this);
+      this.hooks.logger.debug({ remote: this.remote, idleMs }, 'kafka connection idle (connections.max.idle.ms); closing');
+      this.destroy();
+    }
+  }
+
+  /** Whatever the connection holds goes back: input bytes, its frame's memory, its place in the pool's queue. */
+  private closeDown(): void {
+    this.chunks.length = 0;
+    this.buffered = 0;
+    this.frameBuf = null;
+    if (this.waiter !== null) {
+      this.hooks.pool.cancel(this.waiter);
+      this.waiter = null;
+    }
+    if (this.reserved > 0) {
+      const n = this.reserved;
+      this.reserved = 0;
+      this.hooks.pool.release(n);
+    }
+    this.closer.abort();
     this.hooks.onClose(this);
   }
 
@@ -101,33 +190,92 @@ export class Connection {
     if (this.closed) return;
     this.closed = true;
     this.socket.end();
-    this.resolveClosed();
-    this.hooks.onClose(this);
+    this.closeDown();
   }
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
+    const now = Date.now();
+    this.lastActive = now;
+    if (this.frameStartedAt === 0) this.frameStartedAt = now;
     this.chunks.push(chunk);
     this.buffered += chunk.length;
     this.parseFrames();
   }
 
   private parseFrames(): void {
-    while (!this.closed && !this.paused && this.buffered >= 4) {
-      const size = this.peekInt32();
-      if (size < 0 || size > this.hooks.maxRequestBytes) {
-        this.hooks.logger.warn(
-          { remote: this.remote, size, max: this.hooks.maxRequestBytes },
-          'kafka request size out of bounds (socket.request.max.bytes); closing connection',
-        );
-        this.destroy();
-        return;
+    while (!this.closed && !this.paused && this.waiter === null) {
+      if (this.frameSize < 0) {
+        if (this.buffered < 4) return;
+        const size = this.peekInt32();
+        if (size < 0 || size > this.hooks.maxRequestBytes) {
+          this.closeFor('protocol_error', 'kafka request size out of bounds (socket.request.max.bytes); closing connection', {
+            size,
+            max: this.hooks.maxRequestBytes,
+          });
+          return;
+        }
+        this.take(4);
+        this.frameSize = size;
+        if (!this.hooks.pool.tryReserve(size)) {
+          // Kafka mutes the channel: nothing more is read from this client until memory frees.
+          const waiter: PoolWaiter = { bytes: size, granted: () => this.granted(waiter) };
+          this.waiter = waiter;
+          this.hooks.pool.enqueue(waiter);
+          this.socket.pause();
+          return;
+        }
+        this.reserved = size;
       }
-      if (this.buffered < 4 + size) return;
-      const frame = this.take(4 + size).subarray(4);
-      this.startRequest(frame);
+      const frame = this.frameBody();
+      if (frame === null) return;
+      const bytes = this.reserved;
+      this.reserved = 0;
+      this.frameSize = -1;
+      this.frameStartedAt = this.buffered > 0 ? Date.now() : 0;
+      this.startRequest(frame, bytes);
       if (this.queue.length >= MAX_IN_FLIGHT) this.pause();
     }
+  }
+
+  /** The pool reserved this connection's frame: read on. */
+  private granted(w: PoolWaiter): void {
+    if (this.waiter !== w) return;
+    this.waiter = null;
+    if (this.closed) {
+      this.hooks.pool.release(w.bytes);
+      return;
+    }
+    this.reserved = w.bytes;
+    if (!this.paused) this.socket.resume();
+    // Off the releasing call's stack: it may be another connection's teardown or the sweep.
+    queueMicrotask(() => this.parseFrames());
+  }
+
+  /**
+   * The frame once all its bytes are here, else null. A frame inside one socket chunk is a view of it; a
+   * frame spread over several is copied into its own buffer as its bytes arrive, so no chunk is held twice.
+   */
+  private frameBody(): Buffer | null {
+    const size = this.frameSize;
+    if (this.frameBuf === null) {
+      if (this.buffered >= size) return this.take(size);
+      this.frameBuf = Buffer.allocUnsafe(size);
+      this.frameFilled = 0;
+    }
+    const buf = this.frameBuf;
+    while (this.frameFilled < size && this.chunks.length > 0) {
+      const c = this.chunks[0]!;
+      const k = Math.min(size - this.frameFilled, c.length);
+      c.copy(buf, this.frameFilled, 0, k);
+      this.frameFilled += k;
+      this.buffered -= k;
+      if (k === c.length) this.chunks.shift();
+      else this.chunks[0] = c.subarray(k);
+    }
+    if (this.frameFilled < size) return null;
+    this.frameBuf = null;
+    return buf;
   }
 
   private peekInt32(): number {
@@ -146,9 +294,10 @@ export class Connection {
 
   /** Removes `n` bytes from the front of the input; a view of the socket's chunk when it holds them all. */
   private take(n: number): Buffer {
-    const first = this.chunks[0]!;
+    const first = this.chunks[0];
     let out: Buffer;
-    if (first.length >= n) {
+    if (n === 0) return Buffer.alloc(0);
+    if (first !== undefined && first.length >= n) {
       out = first.subarray(0, n);
       if (first.length === n) this.chunks.shift();
       else this.chunks[0] = first.subarray(n);
@@ -168,7 +317,8 @@ export class Connection {
     return out;
   }
 
-  private startRequest(frame: Buffer): void {
+  /** Dispatches a frame; its `bytes` of pool memory are released once it has been handled. */
+  private startRequest(frame: Buffer, bytes: number): void {
     const slot: Slot = { done: false, result: undefined };
     this.queue.push(slot);
     let p: Promise<DispatchResult>;
@@ -178,8 +328,13 @@ export class Connection {
       p = Promise.reject(err);
     }
     p.then(
-      (result) => this.complete(slot, result),
+      (result) => {
+        this.hooks.pool.release(bytes);
+        this.complete(slot, result);
+      },
       (err: unknown) => {
+        this.hooks.pool.release(bytes);
+        this.hooks.onCloseForCause('server_error', this);
         this.hooks.logger.warn({ err, remote: this.remote }, 'kafka request failed; closing connection');
         this.complete(slot, { kind: 'close', reason: 'handler error' });
       },
@@ -210,8 +365,7 @@ export class Connection {
           this.closed = true;
           this.queue.length = 0;
           this.socket.destroySoon();
-          this.resolveClosed();
-          this.hooks.onClose(this);
+          this.closeDown();
           return;
         }
         if (result.kind === 'none') continue;
@@ -222,7 +376,10 @@ export class Connection {
         for (const c of result.chunks) if (c.length > 0) this.socket.write(c);
       }
     } finally {
-      if (corked) this.socket.uncork();
+      if (corked) {
+        this.socket.uncork();
+        this.lastActive = Date.now();
+      }
     }
     if (this.closed) return;
     if (this.socket.writableLength >= MAX_WRITE_BACKLOG) this.pause();
@@ -243,7 +400,9 @@ export class Connection {
     if (!this.paused || this.closed) return;
     if (this.queue.length < MAX_IN_FLIGHT / 2 && this.socket.writableLength < MAX_WRITE_BACKLOG) {
       this.paused = false;
-      this.socket.resume();
+      // The client was not slow: its frame in progress waited on us. Its deadline starts again.
+      if (this.frameStartedAt !== 0) this.frameStartedAt = Date.now();
+      if (this.waiter === null) this.socket.resume();
       this.parseFrames();
     }
   }

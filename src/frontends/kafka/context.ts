@@ -10,7 +10,7 @@ import type { SluiceEngine as Sluice } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
 import type { RequestHeader } from './generated/index.js';
-import type { Connection } from './connection.js';
+import type { Connection, ConnectionCloseCause } from './connection.js';
 
 /** Counters of the broker, readable at any time (`server.metrics`). */
 export interface KafkaServerMetrics {
@@ -25,8 +25,10 @@ export interface KafkaServerMetrics {
   /** Connections accepted / currently open. */
   connectionsAccepted: number;
   connectionsOpen: number;
-  /** Connections the broker closed because of a protocol violation (bad frame, unknown API, ...). */
+  /** Connections the broker closed because of a protocol violation (bad or oversized frame, unknown API, ...). */
   protocolErrors: number;
+  /** Connections the broker closed or refused on its own, by cause (protocol_error counts as protocolErrors). */
+  connectionsClosed: Record<ConnectionCloseCause, number>;
 }
 
 export function newMetrics(): KafkaServerMetrics {
@@ -38,7 +40,22 @@ export function newMetrics(): KafkaServerMetrics {
     connectionsAccepted: 0,
     connectionsOpen: 0,
     protocolErrors: 0,
+    connectionsClosed: {
+      protocol_error: 0,
+      request_timeout: 0,
+      idle: 0,
+      max_connections: 0,
+      max_connections_per_ip: 0,
+      acks0_produce_failed: 0,
+      server_error: 0,
+    },
   };
+}
+
+/** Counts a connection the broker closed or refused on its own. */
+export function countClose(m: KafkaServerMetrics, cause: ConnectionCloseCause): void {
+  m.connectionsClosed[cause]++;
+  if (cause === 'protocol_error') m.protocolErrors++;
 }
 
 /**

@@ -17,7 +17,7 @@ import {
   type ServedApiName,
 } from './generated/index.js';
 import type { Connection, DispatchResult } from './connection.js';
-import { ErrorCode, type BrokerContext, type RequestContext } from './context.js';
+import { ErrorCode, countClose, type BrokerContext, type RequestContext } from './context.js';
 import { SERVED_VERSIONS, apiVersionsList } from './versions.js';
 import { HANDLERS } from './handlers/index.js';
 import { CloseConnection, NO_RESPONSE, type Handler } from './handlers/types.js';
@@ -68,7 +68,11 @@ async function dispatch(ctx: BrokerContext, frame: Buffer, conn: Connection): Pr
   try {
     response = await handler(ctx, body as ApiTypes[ServedApiName]['request'], rc);
   } catch (err) {
-    if (err instanceof CloseConnection) return { kind: 'close', reason: err.message };
+    if (err instanceof CloseConnection) {
+      countClose(ctx.metrics, 'acks0_produce_failed');
+      return { kind: 'close', reason: err.message };
+    }
+    countClose(ctx.metrics, 'server_error');
     ctx.logger.warn({ err, api: served.name, apiVersion, remote: conn.remote }, 'kafka handler failed; closing connection');
     return { kind: 'close', reason: `${served.name} handler failed` };
   }
@@ -79,6 +83,7 @@ async function dispatch(ctx: BrokerContext, frame: Buffer, conn: Connection): Pr
     if (served.name === 'Fetch') countFetchCopies(ctx, response as FetchResponseInput, encoded.chunks);
     return { kind: 'respond', chunks: encoded.chunks };
   } catch (err) {
+    countClose(ctx.metrics, 'server_error');
     ctx.logger.warn({ err, api: served.name, apiVersion, remote: conn.remote }, 'kafka response could not be encoded; closing connection');
     return { kind: 'close', reason: `${served.name} response encoding failed` };
   }
@@ -145,7 +150,7 @@ function oldDataVersion(
 }
 
 function protocolClose(ctx: BrokerContext, conn: Connection, reason: string): DispatchResult {
-  ctx.metrics.protocolErrors++;
+  countClose(ctx.metrics, 'protocol_error');
   ctx.logger.warn({ remote: conn.remote, reason }, 'kafka protocol error; closing connection');
   return { kind: 'close', reason };
 }

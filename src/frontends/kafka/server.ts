@@ -3,6 +3,7 @@
  * to it as to a single-node cluster (this broker is the controller, the leader of every partition, and
  * the coordinator of every group).
  */
+import { closeSync, openSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -10,11 +11,13 @@ import type { Logger } from '../../engine/types.js';
 import type { SluiceEngine as Sluice } from '../../engine/engine.js';
 import { OffsetsStore } from '../../coordinator/offsets-store.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from '../../coordinator/group-coordinator.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionCloseCause } from './connection.js';
 import { createDispatcher } from './dispatch.js';
-import { TopicIdCache, newMetrics, type BrokerContext, type BrokerObserver, type KafkaServerMetrics } from './context.js';
+import { RequestMemoryPool } from './memory-pool.js';
+import { TopicIdCache, countClose, newMetrics, type BrokerContext, type BrokerObserver, type KafkaServerMetrics } from './context.js';
 
 export type { BrokerObserver, KafkaServerMetrics } from './context.js';
+export type { ConnectionCloseCause } from './connection.js';
 
 export interface KafkaServerOptions {
   engine: Sluice;
@@ -36,6 +39,23 @@ export interface KafkaServerOptions {
   defaultPartitions?: number;
   /** socket.request.max.bytes: larger frames close the connection. Default 104857600. */
   socketRequestMaxBytes?: number;
+  /**
+   * queued.max.request.bytes: bytes of requests being read or handled, over all connections; when they are
+   * used up, connections are not read until memory frees. Default 104857600 (Kafka's default, -1, is
+   * unbounded; so is 0 or less here). A single frame always fits when nothing else is held.
+   */
+  queuedMaxRequestBytes?: number;
+  /** connections.max.idle.ms: a connection with nothing in flight and no traffic this long is closed. Default 600000. */
+  connectionsMaxIdleMs?: number;
+  /**
+   * Time a request frame may take to arrive in full, from its first byte (time spent waiting for request
+   * memory included); never more than connectionsMaxIdleMs. Default 30000.
+   */
+  requestReadTimeoutMs?: number;
+  /** max.connections: connections beyond it are closed as soon as accepted. Default 2147483647. */
+  maxConnections?: number;
+  /** max.connections.per.ip: connections from one address beyond it are closed as soon as accepted. Default 2147483647. */
+  maxConnectionsPerIp?: number;
   /** pino-shaped logger. Default: silent. */
   logger?: Logger;
   /** Group coordinator settings (group.initial.rebalance.delay.ms, session timeout bounds, ...). */
@@ -62,6 +82,10 @@ export interface KafkaServer {
 }
 
 const DEFAULT_MAX_REQUEST_BYTES = 104857600;
+export const DEFAULT_QUEUED_MAX_REQUEST_BYTES = 104857600;
+export const DEFAULT_CONNECTIONS_MAX_IDLE_MS = 600000;
+export const DEFAULT_REQUEST_READ_TIMEOUT_MS = 30000;
+const INT32_MAX = 2147483647;
 
 const SILENT: Logger = {
   debug: () => undefined,
@@ -81,6 +105,11 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
   const host = options.host ?? '0.0.0.0';
   const brokerId = options.brokerId ?? 0;
   const maxRequestBytes = options.socketRequestMaxBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+  const idleMs = options.connectionsMaxIdleMs ?? DEFAULT_CONNECTIONS_MAX_IDLE_MS;
+  const requestTimeoutMs = Math.min(options.requestReadTimeoutMs ?? DEFAULT_REQUEST_READ_TIMEOUT_MS, idleMs);
+  const maxConnections = options.maxConnections ?? INT32_MAX;
+  const maxConnectionsPerIp = options.maxConnectionsPerIp ?? INT32_MAX;
+  const pool = new RequestMemoryPool(options.queuedMaxRequestBytes ?? DEFAULT_QUEUED_MAX_REQUEST_BYTES);
   const defaultPartitions = options.defaultPartitions ?? 1;
   const autoCreateTopics = options.autoCreateTopics ?? true;
   const ownsOffsets = options.offsetsStore === undefined;
@@ -141,6 +170,10 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     ['default.replication.factor', '1'],
     ['min.insync.replicas', '1'],
     ['socket.request.max.bytes', String(maxRequestBytes)],
+    ['queued.max.request.bytes', String(pool.capacity)],
+    ['connections.max.idle.ms', String(idleMs)],
+    ['max.connections', String(maxConnections)],
+    ['max.connections.per.ip', String(maxConnectionsPerIp)],
     ['offsets.topic.num.partitions', String(offsets.partitions)],
     ['offsets.topic.replication.factor', '1'],
   ]);
@@ -171,30 +204,93 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
   const dispatch = createDispatcher(ctx);
   let closing = false;
 
+  const perIp = new Map<string, number>();
+  const leave = (ip: string): void => {
+    const n = (perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) perIp.delete(ip);
+    else perIp.set(ip, n);
+  };
+  const closedFor = (cause: ConnectionCloseCause): void => countClose(metrics, cause);
+  const refuse = (socket: Socket, cause: ConnectionCloseCause, limit: number): void => {
+    closedFor(cause);
+    logger.debug({ remote: socket.remoteAddress, limit: `${cause.replace(/_/g, '.')}=${limit}` }, 'kafka connection refused');
+    socket.destroy();
+  };
   server.on('connection', (socket: Socket) => {
     if (closing) {
       socket.destroy();
       return;
     }
+    const ip = socket.remoteAddress ?? '';
+    if (connections.size >= maxConnections) return refuse(socket, 'max_connections', maxConnections);
+    const fromIp = perIp.get(ip) ?? 0;
+    if (fromIp >= maxConnectionsPerIp) return refuse(socket, 'max_connections_per_ip', maxConnectionsPerIp);
     metrics.connectionsAccepted++;
     metrics.connectionsOpen++;
+    perIp.set(ip, fromIp + 1);
     try {
       const conn = new Connection(socket, {
         dispatch,
         maxRequestBytes,
+        pool,
         logger,
+        onCloseForCause: closedFor,
         onClose: (c) => {
-          if (connections.delete(c)) metrics.connectionsOpen--;
+          if (!connections.delete(c)) return;
+          metrics.connectionsOpen--;
+          leave(ip);
         },
       });
       connections.add(conn);
     } catch (err) {
       metrics.connectionsOpen--;
+      leave(ip);
       logger.warn({ err }, 'kafka connection setup failed');
       socket.destroy();
     }
   });
-  server.on('error', (err) => logger.error({ err }, 'kafka server error'));
+
+  // Out of file descriptors, libuv accepts and closes new connections without telling us: a probe open each
+  // second notices, and it is logged once per episode (an 'error' from accept is reported the same way).
+  let fdsExhausted = false;
+  const fdsOut = (code: string): void => {
+    if (fdsExhausted) return;
+    fdsExhausted = true;
+    logger.error(
+      { code, connectionsOpen: metrics.connectionsOpen, maxConnections },
+      'out of file descriptors: new connections are closed as soon as they are accepted; raise the open-file limit (ulimit -n) or lower max.connections',
+    );
+  };
+  const probeFds = (): void => {
+    if (process.platform === 'win32') return;
+    try {
+      closeSync(openSync('/dev/null', 'r'));
+      if (fdsExhausted) {
+        fdsExhausted = false;
+        logger.info({ connectionsOpen: metrics.connectionsOpen }, 'file descriptors available again');
+      }
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EMFILE' || code === 'ENFILE') fdsOut(code);
+    }
+  };
+  server.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EMFILE' || err.code === 'ENFILE') fdsOut(err.code);
+    else logger.error({ err }, 'kafka server error');
+  });
+
+  // Request deadlines and idle connections: one sweep over the connections, a few times per deadline.
+  const tickMs = Math.max(10, Math.min(1000, Math.floor(Math.min(requestTimeoutMs, idleMs) / 4)));
+  let lastProbe = 0;
+  const sweep = setInterval(() => {
+    const now = Date.now();
+    for (const c of connections) c.expire(now, requestTimeoutMs, idleMs);
+    if (now - lastProbe >= 1000) {
+      lastProbe = now;
+      probeFds();
+    }
+  }, tickMs);
+  sweep.unref();
   logger.info({ host: boundHost, port: boundPort, advertisedHost, advertisedPort, brokerId }, 'kafka broker listening');
 
   let closed: Promise<void> | null = null;
@@ -211,6 +307,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     close(): Promise<void> {
       if (closed) return closed;
       closing = true;
+      clearInterval(sweep);
       closed = (async () => {
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const c of [...connections]) c.destroy();

@@ -3,8 +3,8 @@
  * files — handed to the response writer by reference, so they reach the socket without a copy (the
  * dispatcher checks this and counts any copy in `metrics.fetchBytesCopied`).
  *
- * Long polls wait on the partitions' high watermarks with `engine.waitForData` (shared-memory waits, no
- * polling) until min_bytes are available or max_wait_ms passes. max_bytes and partition max_bytes are
+ * Long polls wait on the partitions' high watermarks with `engine.waitForAny` (one cancellable wait over
+ * shared memory, no polling) until min_bytes are available or max_wait_ms passes. max_bytes and partition max_bytes are
  * honoured, with at least one batch for the first partition that has data (KIP-74). Fetch sessions are not
  * kept: every answer is sessionless (session id 0), which clients accept and answer with full fetches.
  */
@@ -14,6 +14,8 @@ import type {
   FetchResponsePartitionDataInput,
   FetchResponseableTopicResponseInput,
 } from '../generated/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { WaitForDataTarget } from '../../../engine/types.js';
 import { batchSizeAt } from '../../../record/batch-header.js';
 import { isSluiceError } from '../../../errors.js';
 import { ErrorCode, ZERO_UUID, countRecords, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
@@ -67,7 +69,7 @@ export async function handleFetch(ctx: BrokerContext, req: FetchRequest, rc: Req
       if (ctx.observers.length > 0) reportFetched(ctx, targets, round.partitions);
       return buildResponse(targets, round.partitions);
     }
-    await waitForAny(ctx, targets, round.partitions, left, rc.connection.whenClosed);
+    await waitForAny(ctx, targets, round.partitions, left, rc.connection.closedSignal);
   }
 }
 
@@ -170,22 +172,20 @@ async function waitForAny(
   targets: Target[],
   seen: FetchResponsePartitionDataInput[],
   timeoutMs: number,
-  connectionClosed: Promise<void>,
+  connectionClosed: AbortSignal,
 ): Promise<void> {
-  const waits: Promise<unknown>[] = [connectionClosed];
+  const waits: WaitForDataTarget[] = [];
   targets.forEach((t, i) => {
     if (t.topic === null) return;
     const hw = seen[i]!.highWatermark;
-    const from = hw > t.fetchOffset ? hw : t.fetchOffset;
-    waits.push(ctx.engine.waitForData(t.topic, t.partition, from, timeoutMs).catch(() => true));
+    waits.push({ topic: t.topic, partition: t.partition, offset: hw > t.fetchOffset ? hw : t.fetchOffset });
   });
-  let timer: NodeJS.Timeout | undefined;
-  if (waits.length === 1) waits.push(new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))));
-  try {
-    await Promise.race(waits);
-  } finally {
-    if (timer !== undefined) clearTimeout(timer);
+  if (waits.length === 0) {
+    await sleep(timeoutMs, undefined, { signal: connectionClosed }).catch(() => undefined); // aborted: client gone
+    return;
   }
+  // A partition deleted since the round was read: read again (and answer its error).
+  await ctx.engine.waitForAny(waits, timeoutMs, { signal: connectionClosed }).catch(() => true);
 }
 
 function buildResponse(targets: Target[], partitions: FetchResponsePartitionDataInput[]): FetchResponseInput {
