@@ -142,6 +142,7 @@ test('producer ids expire after producer.id.expiration.ms without a write (engin
     clock.advance(60_000); // c and b expire, but no maintenance runs before the close
     await s.close();
 
+    await assert.rejects(Sluice.open({ ...opts, producerIdExpirationMs: 0 }), (e: unknown) => e instanceof SluiceError && e.code === 'INVALID_ARGUMENT');
     s = await Sluice.open(opts);
     assert.equal(await code(s.append('x', 0, mk(a, 2))), 'UNKNOWN_PRODUCER_ID', 'a stays forgotten');
     assert.equal(await code(s.append('x', 0, mk(c, 2))), 'UNKNOWN_PRODUCER_ID', 'c expired while the partition was closed');
