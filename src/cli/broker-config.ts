@@ -49,6 +49,7 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'log.message.timestamp.type': { kind: 'string', default: 'CreateTime', doc: 'message.timestamp.type default.' },
   'message.max.bytes': { kind: 'int', default: '1048588', doc: 'max.message.bytes default: largest record batch accepted.', min: 0 },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', doc: 'How often retention and compaction run.', min: 1 },
+  'producer.id.expiration.ms': { kind: 'int', default: '86400000', doc: 'A partition forgets an idempotent producer that has not written to it for this long (checked with retention).', min: 1 },
   'socket.request.max.bytes': { kind: 'int', default: '104857600', doc: 'Largest request frame; larger ones close the connection.', min: 1 },
   'queued.max.request.bytes': {
     kind: 'long',
@@ -183,6 +184,7 @@ export interface BrokerConfig {
   maxConnectionsPerIp: number;
   offsetsTopicPartitions: number;
   maintenanceIntervalMs: number;
+  producerIdExpirationMs: number;
   ownerThreads: number;
   ringBytes: number;
   /** Port of the Prometheus /metrics endpoint (on the listener's host); null = no endpoint. */
@@ -353,6 +355,7 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     maxConnectionsPerIp: num('max.connections.per.ip'),
     offsetsTopicPartitions: num('offsets.topic.num.partitions'),
     maintenanceIntervalMs: num('log.retention.check.interval.ms'),
+    producerIdExpirationMs: num('producer.id.expiration.ms'),
     ownerThreads: set['sluice.owner.threads'] ? num('sluice.owner.threads') : Math.max(1, availableParallelism()),
     ringBytes: num('sluice.ring.bytes'),
     metricsPort,

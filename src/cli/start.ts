@@ -69,6 +69,7 @@ export const startCommand: CommandDef = {
       topicDefaults: cfg.topicDefaults,
       defaultPartitions: cfg.defaultPartitions,
       maintenanceIntervalMs: cfg.maintenanceIntervalMs,
+      producerIdExpirationMs: cfg.producerIdExpirationMs,
       offsetsTopicPartitions: cfg.offsetsTopicPartitions,
       logger,
     });

@@ -14,7 +14,13 @@
  * records from 0, a batch carrying the sequence of its first record. A retried batch is re-sent byte for
  * byte (same sequence), so the log drops it if the first attempt landed. If a batch fails for good, later
  * in-flight batches of that partition fail with OUT_OF_ORDER_SEQUENCE through no fault of their own: they are
- * re-queued, and once the partition has drained its sequence restarts after the last acknowledged batch.
+ * re-queued, and once the partition has drained (retries whose first attempt may have landed go out unchanged
+ * first) its numbering restarts. After an error that proves the batch was not written (too large, corrupt) it
+ * restarts after the last acknowledged batch, in the same epoch. Otherwise the batch may have been written (a
+ * timeout), so its sequence must never be reused: as KIP-360, the producer bumps its epoch (a new producer id
+ * once the epoch is exhausted) and every partition numbers from 0 again under it, each once nothing of its old
+ * numbering is in flight. A partition that forgot the producer (UNKNOWN_PRODUCER_ID: it expired) wrote nothing
+ * of the batch: it is re-sent under a new epoch.
  */
 import { ConfigError, SluiceError } from '../errors.js';
 import { CompressionType } from '../record/batch-header.js';
@@ -80,6 +86,10 @@ const COMPRESSION: Record<CompressionName, CompressionType> = {
   zstd: CompressionType.Zstd,
 };
 const INT32_MAX = 0x7fffffff;
+/** Largest producer epoch (int16); past it the producer takes a new id. */
+const MAX_EPOCH = 0x7fff;
+/** Errors after which the batch is known not to be in the log: its sequence can be reused. */
+const NOT_WRITTEN = new Set<string>(['RECORD_TOO_LARGE', 'CORRUPT_RECORD', 'UNSUPPORTED_COMPRESSION', 'INVALID_ARGUMENT', 'UNKNOWN_TOPIC_OR_PARTITION']);
 /** Batch header (61 bytes). */
 const BATCH_OVERHEAD = 61;
 /** Upper bound of a record's framing: length, attributes, timestamp and offset deltas, length prefixes. */
@@ -162,6 +172,8 @@ class Batch {
   failuresAtDispatch = 0;
   attempts = 0;
   requeues = 0;
+  /** An attempt's outcome is unknown (timeout): the batch goes out again byte for byte, never renumbered. */
+  keepBytes = false;
   sealed = false;
   waiters: (() => void)[] | null = null;
   constructor(
@@ -194,11 +206,16 @@ class PartitionState {
   readonly queue: Batch[] = [];
   inFlight = 0;
   nextSeq = 0;
-  /** Sequence after the last acknowledged batch: where a resync restarts. */
+  /** Sequence after the last acknowledged batch: where a restart in the same epoch resumes. */
   ackedSeq = 0;
+  /** The producer id and epoch the partition's sequences belong to (null until its first batch). */
+  pid: ProducerIdAndEpoch | null = null;
   seqEpoch = 0;
   failures = 0;
+  /** A batch failed for good: the numbering restarts once the partition has drained. */
   needsResync = false;
+  /** ... under a new epoch: the failed batch may have been written. */
+  needsBump = false;
   constructor(
     readonly topic: string,
     readonly partition: number,
@@ -515,18 +532,63 @@ export class Producer {
   // ------------------------------------------------------------------ dispatch
 
   private pump(ps: PartitionState): void {
-    if (ps.needsResync) {
+    if (this.idempotent && (ps.needsResync || ps.pid !== this.pid)) {
+      // Sequences restart only once nothing of the old numbering is in flight, and after the retries that must
+      // go out unchanged (their first attempt may have landed: only the same bytes are recognised as a retry).
       if (ps.inFlight > 0) return;
-      // Everything in flight has settled: restart numbering after the last acknowledged batch.
-      ps.nextSeq = ps.ackedSeq;
-      ps.seqEpoch++;
-      ps.needsResync = false;
+      const retry = ps.queue.findIndex((b) => b.keepBytes);
+      if (retry >= 0) {
+        this.dispatch(ps, ps.queue.splice(retry, 1)[0]!);
+        return;
+      }
+      if (!this.restartSequences(ps)) return;
     }
     while (ps.inFlight < this.maxInFlight && ps.queue.length > 0) {
       const b = ps.queue.shift()!;
       this.dispatch(ps, b);
       if (ps.needsResync) return;
     }
+  }
+
+  /**
+   * Restarts a drained partition's numbering: after the last acknowledged batch when what failed was not
+   * written; otherwise from 0 under the producer's current epoch, bumped first if the failure happened under
+   * it (KIP-360). False while a new producer id is on its way.
+   */
+  private restartSequences(ps: PartitionState): boolean {
+    const current = ps.pid !== null && ps.pid === this.pid;
+    if (current && !ps.needsBump) {
+      ps.nextSeq = ps.ackedSeq;
+    } else {
+      if (current) this.bumpEpoch();
+      if (this.pid === null) return false;
+      ps.pid = this.pid;
+      ps.nextSeq = ps.ackedSeq = 0;
+    }
+    ps.seqEpoch++;
+    ps.needsResync = ps.needsBump = false;
+    return true;
+  }
+
+  private bumpEpoch(): void {
+    const cur = this.pid as ProducerIdAndEpoch;
+    if (cur.producerEpoch < MAX_EPOCH) {
+      this.pid = { producerId: cur.producerId, producerEpoch: cur.producerEpoch + 1 };
+      return;
+    }
+    this.pid = null;
+    this.pidPromise = null;
+    this.ensureProducerId().then(
+      () => this.forEachPartition((ps) => this.pump(ps)),
+      (e: unknown) =>
+        this.forEachPartition((ps) => {
+          for (const b of ps.queue.splice(0)) this.complete(b, e, null);
+        }),
+    );
+  }
+
+  private forEachPartition(fn: (ps: PartitionState) => void): void {
+    for (const ts of this.topics.values()) for (const ps of ts.partitions) if (ps) fn(ps);
   }
 
   private dispatch(ps: PartitionState, b: Batch): void {
@@ -538,8 +600,8 @@ export class Producer {
           compression: this.compression,
           compressionLevel: this.compressionLevel,
           now: b.now,
-          producerId: this.pid?.producerId ?? -1n,
-          producerEpoch: this.pid?.producerEpoch ?? -1,
+          producerId: ps.pid?.producerId ?? -1n,
+          producerEpoch: ps.pid?.producerEpoch ?? -1,
           baseSequence: seq,
         });
       } catch (e) {
@@ -615,17 +677,27 @@ export class Producer {
       b.requeues < 2 * this.maxInFlight + this.retries &&
       (ps.failures > b.failuresAtDispatch || ps.needsResync || ps.inFlight > 0)
     ) {
-      // A victim of an earlier batch's failure: try again after it (with a new sequence if resynced).
+      // A victim of an earlier batch's failure (nothing of it was written): try again after it.
       b.requeues++;
       b.attempts--;
+      b.keepBytes = false;
+      this.requeue(ps, b);
+    } else if (this.idempotent && code === 'UNKNOWN_PRODUCER_ID' && b.requeues < 2 * this.maxInFlight + this.retries) {
+      // The partition forgot this producer (it expired) and wrote nothing: start over under a new epoch.
+      b.requeues++;
+      b.attempts--;
+      b.keepBytes = false;
+      ps.needsResync = ps.needsBump = true;
       this.requeue(ps, b);
     } else if (isRetriable(e) && b.attempts <= this.retries && !this.closed) {
       ps.failures++;
+      b.keepBytes = this.idempotent;
       this.requeue(ps, b); // same bytes, same sequence
     } else {
       if (this.idempotent) {
         ps.failures++;
         ps.needsResync = true;
+        if (code === null || !NOT_WRITTEN.has(code)) ps.needsBump = true;
       }
       this.complete(b, e, null);
     }

@@ -18,6 +18,7 @@ import { CorruptRecordError, errorFromWire, SluiceError } from '../errors.js';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, validateBatch } from '../record/batch-header.js';
 import { DEFAULT_LOG_CONFIG, logConfigToEntries, parseLogConfig } from '../storage/config.js';
 import { PartitionReader } from '../storage/partition-reader.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/producer-state.js';
 import { PARTITION_STATE_BYTES, PartitionSharedState } from '../storage/shared-state.js';
 import type { LogConfig } from '../storage/types.js';
 import { systemClock } from './clock.js';
@@ -527,6 +528,10 @@ export class SluiceEngine {
     if (!Number.isFinite(this.ringBytes) || this.ringBytes < 65536) {
       throw new SluiceError('INVALID_ARGUMENT', `ringBytes must be at least 65536, got ${this.ringBytes}`);
     }
+    const exp = options.producerIdExpirationMs;
+    if (exp !== undefined && !(Number.isSafeInteger(exp) && exp >= 1)) {
+      throw new SluiceError('INVALID_ARGUMENT', `producerIdExpirationMs must be an integer of at least 1, got ${exp}`);
+    }
     this.logger = options.logger;
     const clock = options.clock;
     this.clockFn = clock ? () => clock.now() : systemClock;
@@ -556,6 +561,7 @@ export class SluiceEngine {
       const ringBytes = Math.max(this.ringBytes, 2 * (maxMsg + 64));
       const completionBytes = Math.max(65536, ringBytes / 4);
       const maintenanceIntervalMs = this.options.maintenanceIntervalMs ?? DEFAULT_MAINTENANCE_MS;
+      const producerIdExpirationMs = this.options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS;
       for (let i = 0; i < this.ownerCount; i++) {
         const init: OwnerInit = {
           ownerIndex: i,
@@ -563,6 +569,7 @@ export class SluiceEngine {
           completionRing: allocateRing(completionBytes),
           clockBuffer: this.options.clock?.buffer ?? null,
           maintenanceIntervalMs,
+          producerIdExpirationMs,
           statsBuffer: allocateOwnerStats(),
           watchBuffer: this.watchBuffer,
         };

@@ -74,6 +74,8 @@ export interface OwnerInit {
   /** The shared manual clock's buffer, or null for the system clock. */
   clockBuffer: SharedArrayBuffer | null;
   maintenanceIntervalMs: number;
+  /** producer.id.expiration.ms: idempotent producers idle this long are forgotten (at maintenance). */
+  producerIdExpirationMs: number;
   /** Monitoring counters the owner writes (owner-stats.ts). */
   statsBuffer: SharedArrayBuffer;
   /** The engine's long-poll watch word (data-waits.ts), bumped when a watched partition changes. */

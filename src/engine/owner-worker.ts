@@ -15,10 +15,10 @@ import {
   LOG_OVERHEAD,
   PRODUCER_ID_OFFSET,
   readBatchHeader,
-  type BatchHeader,
 } from '../record/batch-header.js';
 import { NEVER } from '../storage/config.js';
 import { PartitionLog } from '../storage/partition-log.js';
+import type { ProducerStateManager } from '../storage/producer-state.js';
 import { PartitionSharedState } from '../storage/shared-state.js';
 import type { AppendInfo, LogConfig, LogSink } from '../storage/types.js';
 import { SharedManualClock, systemClock } from './clock.js';
@@ -37,7 +37,6 @@ import {
   toWireError,
   type WireError,
 } from './owner-protocol.js';
-import { deleteSnapshotsAbove, loadSnapshot, ProducerStateTable, writeSnapshot } from './producer-state.js';
 import { RingConsumer, RingProducer } from './ring.js';
 import { OwnerStatsWriter } from './owner-stats.js';
 
@@ -77,7 +76,8 @@ interface HeldCompletion {
 }
 
 class OwnedPartition {
-  readonly producers: ProducerStateTable;
+  /** The log's producer state: batches are checked against it before they are appended. */
+  readonly producers: ProducerStateManager;
   config: LogConfig;
   /** acks=all completions of the current burst. */
   held: HeldCompletion[] = [];
@@ -92,15 +92,10 @@ class OwnedPartition {
     readonly log: PartitionLog,
     readonly state: PartitionSharedState,
     config: LogConfig,
-    producers: ProducerStateTable,
   ) {
     this.config = config;
-    this.producers = producers;
+    this.producers = log.producerState;
     this.activeBase = state.activeSegmentBaseOffset;
-  }
-
-  snapshot(): void {
-    writeSnapshot(this.dir, this.producers, this.state.logEndOffset);
   }
 }
 
@@ -180,8 +175,8 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
     return;
   }
   try {
-    // Idempotence: check every batch from a producer before writing anything of this entry.
-    let headers: BatchHeader[] | null = null;
+    // Idempotence: check every batch from a producer before writing anything of this entry (the log records
+    // the ones it appends).
     let data = buf;
     const first = readBatchHeader(buf, 0);
     const single = first.batchLength + LOG_OVERHEAD === buf.length;
@@ -194,21 +189,17 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
           }
           return;
         }
-        headers = [first];
       }
     } else {
       // Several batches: drop duplicates, reject the whole entry on any sequence error.
       const keep: Buffer[] = [];
-      let anyProducer = false;
       let dups = 0;
-      const all: BatchHeader[] = [];
       let dupFirst = -1n;
       let dupLast = -1n;
       for (let pos = 0; pos < buf.length; ) {
         const h = readBatchHeader(buf, pos);
         const size = h.batchLength + LOG_OVERHEAD;
         if (h.producerId >= 0n) {
-          anyProducer = true;
           const c = p.producers.check(h);
           if (c.kind === 'duplicate') {
             dups++;
@@ -219,10 +210,8 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
           }
         }
         keep.push(buf.subarray(pos, pos + size));
-        all.push(h);
         pos += size;
       }
-      if (anyProducer) headers = all;
       if (keep.length === 0) {
         // every batch was a retry: nothing to write
         if (acks !== ACKS_NONE) writeCompletion(reqId, STATUS_OK, null, dupFirst, dupLast, -1n, p.state.logStartOffset);
@@ -230,18 +219,8 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
       }
       if (dups > 0) data = Buffer.concat(keep);
     }
-    const before = p.state.activeSegmentBaseOffset;
     const info: AppendInfo = p.log.append(data, { assignOffsets: true, leaderEpoch: 0 });
     touch(p);
-    if (headers !== null) {
-      let off = info.firstOffset;
-      const ts = info.logAppendTime >= 0n ? info.logAppendTime : -1n;
-      for (const h of headers) {
-        p.producers.update(h, off, ts >= 0n ? ts : h.maxTimestamp);
-        off += BigInt(h.lastOffsetDelta) + 1n;
-      }
-    }
-    if (p.state.activeSegmentBaseOffset !== before) p.snapshot(); // rolled: snapshot at the new segment
     if (acks === ACKS_NONE) return;
     if (acks === ACKS_ALL) p.held.push({ reqId, base: info.firstOffset, last: info.lastOffset, appendTime: info.logAppendTime });
     else writeCompletion(reqId, STATUS_OK, null, info.firstOffset, info.lastOffset, info.logAppendTime, p.state.logStartOffset);
@@ -289,10 +268,8 @@ function flushGroup(): void {
     groupOut.length = 0;
     let consumed: number;
     try {
-      const before = p.state.activeSegmentBaseOffset;
       consumed = p.log.appendMany(bufs, { assignOffsets: true, leaderEpoch: 0 }, groupOut);
       touch(p);
-      if (p.state.activeSegmentBaseOffset !== before) p.snapshot(); // rolled: snapshot at the new segment
     } catch (e) {
       const err = toWireError(e);
       for (let j = i; j < n; j++) completeError(groupReq[j] as number, groupAcks[j] as number, err);
@@ -383,7 +360,14 @@ async function ringLoop(): Promise<void> {
 function openPartition(r: OpenPartitionRequest): void {
   if (partitions.has(r.slot)) throw new SluiceError('INVALID_ARGUMENT', `slot ${r.slot} is already open`);
   const state = new PartitionSharedState(r.stateBuffer, r.stateIndex, init.watchBuffer);
-  const plog = PartitionLog.open({ dir: r.dir, config: storageConfig(r.config), state, clock, sink });
+  const plog = PartitionLog.open({
+    dir: r.dir,
+    config: storageConfig(r.config),
+    state,
+    clock,
+    sink,
+    producerIdExpirationMs: init.producerIdExpirationMs,
+  });
   const report = plog.recoveryReport;
   if (report.truncatedBytes > 0 || report.corruptions.length > 0) {
     log(
@@ -401,18 +385,7 @@ function openPartition(r: OpenPartitionRequest): void {
   } else if (!report.clean && report.scannedBytes > 0) {
     log('info', { topic: r.topic, partition: r.partition, scannedBytes: report.scannedBytes }, 'recovered partition after an unclean shutdown');
   }
-  // Producer state: newest valid snapshot at or below the log end, then replay what follows it.
-  const end = state.logEndOffset;
-  deleteSnapshotsAbove(r.dir, end);
-  const snap = loadSnapshot(r.dir, end, (file, reason) => log('warn', { file, reason }, 'ignoring invalid producer-state snapshot'));
-  const producers = snap?.table ?? new ProducerStateTable();
-  const from = snap && snap.offset > state.logStartOffset ? snap.offset : state.logStartOffset;
-  if (from < end) {
-    plog.scanBatches(from, (h: BatchHeader) => {
-      if (h.producerId >= 0n) producers.update(h, h.baseOffset, h.maxTimestamp);
-    });
-  }
-  partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config, producers));
+  partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config));
   rescheduleFlushTimer();
 }
 
@@ -429,17 +402,13 @@ function maybeRoll(p: OwnedPartition, now: number): void {
   const seg = p.log.activeSegment;
   if (seg.size > 0 && seg.timeWaitedForRoll(now, BigInt(now)) > p.config.segmentMs) {
     p.log.roll();
-    p.snapshot();
   }
 }
 
 function closePartition(p: OwnedPartition, clean: boolean): void {
   partitions.delete(p.slot);
   try {
-    if (clean) {
-      timedFlush(p.log);
-      p.snapshot();
-    }
+    if (clean) timedFlush(p.log);
   } finally {
     p.log.close();
     p.state.markClosed();
@@ -473,6 +442,8 @@ function compact(p: OwnedPartition, now: number): void {
 function maintain(p: OwnedPartition, now: number): void {
   try {
     p.log.deleteOldSegments(now);
+    const expired = p.log.removeExpiredProducers(now);
+    if (expired > 0) log('info', { topic: p.topic, partition: p.partition, expired }, 'expired idle producer ids');
     compact(p, now);
     maybeRoll(p, now);
     if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) timedFlush(p.log);

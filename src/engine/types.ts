@@ -33,6 +33,11 @@ export interface SluiceOptions {
   clock?: ManualClock;
   /** How often owners run retention/compaction (log.retention.check.interval.ms). Default 300000. */
   maintenanceIntervalMs?: number;
+  /**
+   * producer.id.expiration.ms: a partition forgets an idempotent producer whose last batch is this old (checked
+   * at maintenance, with the engine clock). Default 86400000 (1 day).
+   */
+  producerIdExpirationMs?: number;
   logger?: Logger;
   /** Partitions of `__consumer_offsets` when it is created (offsets.topic.num.partitions). Default 50. */
   offsetsTopicPartitions?: number;

@@ -1,12 +1,14 @@
 /**
  * Log compaction (cleanup.policy=compact), Kafka's rules:
  *  - only sealed segments, and only those entirely below the active segment, the last stable offset and the
- *    first segment younger than min.compaction.lag.ms; runs only when dirty bytes (after the
- *    cleaner-offset-checkpoint) / cleanable bytes >= min.cleanable.dirty.ratio;
+ *    first segment younger than min.compaction.lag.ms; runs when dirty bytes (after the
+ *    cleaner-offset-checkpoint) / cleanable bytes >= min.cleanable.dirty.ratio, or when a cleanable segment
+ *    holds tombstones whose delete horizon has passed (Kafka's latestDeleteHorizon), new writes or not;
  *  - keeps the last record of every key (records without a key are kept); the offset map is built from the
  *    dirty range, non-transactional records only, so an aborted transaction never shadows anything;
  *  - tombstones: the first clean that keeps one stamps its batch with a delete horizon (attributes bit 6,
- *    baseTimestamp = now + delete.retention.ms, as Kafka 3); a later clean after the horizon drops it;
+ *    baseTimestamp = now + delete.retention.ms, as Kafka 3); a later clean after the horizon drops it; a
+ *    rewritten batch keeps the stamp only while it still holds a tombstone;
  *  - transactional and control batches are copied as they are; a rewritten batch keeps its codec, producer
  *    id/epoch/sequence, partition leader epoch, offsets and last offset delta; a producer's last batch whose
  *    records all go is kept empty (Kafka does this so the producer's sequence state survives);
@@ -77,6 +79,24 @@ interface Plan {
   dirtyRatio: number;
 }
 
+/** Earliest delete horizon of a segment's batches (headers only; cached while the segment is unchanged), or null. */
+const horizons = new WeakMap<LogSegment, { size: number; horizon: bigint | null }>();
+function earliestDeleteHorizon(seg: LogSegment): bigint | null {
+  const cached = horizons.get(seg);
+  if (cached && cached.size === seg.size) return cached.horizon;
+  let horizon: bigint | null = null;
+  const view = seg.view();
+  for (let pos = 0; pos + BATCH_HEADER_SIZE <= seg.size; ) {
+    const h = readBatchHeader(view, pos);
+    if ((h.attributes & DELETE_HORIZON_MASK) !== 0 && !isControl(h.attributes) && !isTransactional(h.attributes)) {
+      if (horizon === null || h.baseTimestamp < horizon) horizon = h.baseTimestamp;
+    }
+    pos += h.batchLength + LOG_OVERHEAD;
+  }
+  horizons.set(seg, { size: seg.size, horizon });
+  return horizon;
+}
+
 /** Which segments are cleanable now, or null if compaction should not run (Kafka's selection rules). */
 export function planClean(log: PartitionLog, now: number, force = false): Plan | null {
   const cfg = log.config;
@@ -98,10 +118,15 @@ export function planClean(log: PartitionLog, now: number, force = false): Plan |
     else dirtyBytes += seg.size;
     endOffset = nextBase;
   }
-  if (cleanable.length === 0 || endOffset <= firstDirty) return null;
+  if (cleanable.length === 0) return null;
   const ratio = dirtyBytes / Math.max(1, cleanBytes + dirtyBytes);
-  if (!force && (dirtyBytes === 0 || ratio < cfg.minCleanableDirtyRatio)) return null;
-  return { cleanable, firstDirty, endOffset, dirtyRatio: ratio };
+  const dirtyDue = endOffset > firstDirty && (force || (dirtyBytes > 0 && ratio >= cfg.minCleanableDirtyRatio));
+  if (!dirtyDue) {
+    // Nothing (or too little) new, but tombstones past their horizon still have to go.
+    const t = BigInt(Math.trunc(now));
+    if (!cleanable.some((seg) => (earliestDeleteHorizon(seg) ?? t + 1n) <= t)) return null;
+  }
+  return { cleanable, firstDirty, endOffset: endOffset > firstDirty ? endOffset : firstDirty, dirtyRatio: ratio };
 }
 
 function keyOf(r: LogRecord): string | null {
@@ -243,7 +268,9 @@ export function* cleanSteps(log: PartitionLog, now: number, opts: CleanOptions =
             keep.push(r);
           }
           const stamp = tombstonesKept > 0 && !hasHorizon;
-          if (keep.length === decoded.records.length && !stamp) {
+          // the stamp stays only on a batch that still holds tombstones (else it would trigger cleans forever)
+          const horizon = tombstonesKept === 0 ? null : stamp ? horizonIfStamped : h.baseTimestamp;
+          if (keep.length === decoded.records.length && !stamp && (horizon !== null || !hasHorizon)) {
             write(original, lastOffset, h.maxTimestamp);
             continue;
           }
@@ -258,8 +285,8 @@ export function* cleanSteps(log: PartitionLog, now: number, opts: CleanOptions =
               baseOffset: h.baseOffset,
               lastOffsetDelta: h.lastOffsetDelta,
               partitionLeaderEpoch: h.partitionLeaderEpoch,
-              attributes: h.attributes | (stamp ? DELETE_HORIZON_MASK : 0),
-              ...(stamp ? { baseTimestamp: horizonIfStamped } : hasHorizon ? { baseTimestamp: h.baseTimestamp } : {}),
+              attributes: horizon === null ? h.attributes & ~DELETE_HORIZON_MASK : h.attributes | DELETE_HORIZON_MASK,
+              ...(horizon === null ? {} : { baseTimestamp: horizon }),
               maxTimestamp: h.maxTimestamp,
               producerId: h.producerId,
               producerEpoch: h.producerEpoch,

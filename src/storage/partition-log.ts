@@ -25,6 +25,9 @@ import {
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
   PARTITION_LEADER_EPOCH_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
   RECORD_COUNT_OFFSET,
   TimestampType,
   readBatchHeader,
@@ -53,6 +56,7 @@ import {
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch.js';
 import { TIME_INDEX_ENTRY, lookupTimeIndexBelow } from './offset-index.js';
 import { PartitionReader } from './partition-reader.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager } from './producer-state.js';
 import {
   checkIndexesQuick,
   cleanupLeftovers,
@@ -83,6 +87,8 @@ export interface PartitionLogOptions {
   onCorruption?: CorruptionPolicy;
   /** Unclean open: validate every segment, not just those after the recovery point (an fsck). */
   fullRecovery?: boolean;
+  /** producer.id.expiration.ms: idempotent producers idle this long are forgotten. Default 1 day. */
+  producerIdExpirationMs?: number;
 }
 
 export interface AppendOptions {
@@ -164,6 +170,11 @@ export class PartitionLog {
   private _reader: PartitionReader | null = null;
   /** First offset not yet cleaned by compaction (cleaner-offset-checkpoint). */
   cleanerCheckpoint: bigint;
+  /**
+   * Idempotent producers of this partition. The log records every batch it appends and keeps the state and its
+   * snapshots consistent with rolls, truncation and the log start; the owner checks batches against it first.
+   */
+  readonly producerState: ProducerStateManager;
 
   private constructor(o: PartitionLogOptions, segments: LogSegment[], report: RecoveryReport, epochs: LeaderEpochCache) {
     this.dir = o.dir;
@@ -185,6 +196,7 @@ export class PartitionLog {
     this._lastFlush = this.clock();
     const cc = readOffsetCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE));
     this.cleanerCheckpoint = cc !== null && cc > this._logStart ? cc : this._logStart;
+    this.producerState = new ProducerStateManager(this.dir, o.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, this.sink);
   }
 
   /** Opens (or creates) the partition directory, recovers it if needed, and publishes its state. */
@@ -248,6 +260,7 @@ export class PartitionLog {
       writeOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE), log.active.baseOffset);
     }
     if (report.actions.length) sink.info({ dir, report: report.actions }, clean ? 'opened partition log' : 'recovered partition log');
+    log.loadProducerState();
     log.publishSegmentsChange(() => {});
     log.publishOffsets();
     return log;
@@ -544,6 +557,19 @@ export class PartitionLog {
           seg.indexBatch(seg.size + pendingBytes + (p - runStart), size, last, batchMaxTs, cfg.indexIntervalBytes);
           if (batchMaxTs > maxTimestamp) maxTimestamp = batchMaxTs;
           next = last + 1n;
+          const producerId = batches.readBigInt64BE(p + PRODUCER_ID_OFFSET);
+          if (producerId >= 0n) {
+            this.producerState.update(
+              {
+                producerId,
+                producerEpoch: batches.readInt16BE(p + PRODUCER_EPOCH_OFFSET),
+                baseSequence: batches.readInt32BE(p + BASE_SEQUENCE_OFFSET),
+                lastOffsetDelta: delta,
+              },
+              base,
+              BigInt(now),
+            );
+          }
           p += size;
         }
         if (len > runStart) {
@@ -634,6 +660,8 @@ export class PartitionLog {
       for (const f of [old.logFile, old.offsetIndex.file, old.timeIndex.file]) unlinkIfExists(f);
     }
     if (!oldEmpty) {
+      // the producer state of the log below the new segment (Kafka snapshots at every roll)
+      this.producerState.snapshot(base);
       // once synced, everything below the new segment can be skipped by recovery after a crash
       this.syncSealedInBackground(old.files, base);
       this.sink.info({ dir: this.dir, segment: old.baseOffset.toString(), bytes: old.size }, 'rolled segment');
@@ -777,6 +805,7 @@ export class PartitionLog {
       if (removed.length) writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), target.baseOffset);
       if (this.cleanerCheckpoint > offset) this.writeCleanerCheckpoint(offset);
       this.epochs.truncateFromEnd(offset);
+      this.loadProducerState(); // snapshots above the cut go; the state is rebuilt for what is left
       this.sink.info({ dir: this.dir, offset: offset.toString(), bytes: oldSize - cut, segments: removed.length }, 'truncated log');
     });
   }
@@ -816,6 +845,7 @@ export class PartitionLog {
       writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), offset);
       this.writeCleanerCheckpoint(offset);
       this.epochs.clear();
+      this.producerState.truncateFully();
       this.publishOffsets();
       this.sink.info({ dir: this.dir, offset: offset.toString() }, 'truncated the whole log');
     });
@@ -838,6 +868,7 @@ export class PartitionLog {
       writeOffsetCheckpoint(path.join(this.dir, LOG_START_FILE), offset);
       this.epochs.truncateFromStart(offset);
       if (this.cleanerCheckpoint < offset) this.writeCleanerCheckpoint(offset);
+      this.producerState.onLogStartOffsetIncremented(offset, this._leo);
       this.publishOffsets();
     });
     this.deleteOldSegments(this.clock());
@@ -879,6 +910,7 @@ export class PartitionLog {
       this.removeExpiredDeletes(now);
       this.epochs.truncateFromStart(this._logStart);
       if (this.cleanerCheckpoint < this._logStart) this.writeCleanerCheckpoint(this._logStart);
+      this.producerState.onLogStartOffsetIncremented(this._logStart, this._leo);
       this.publishOffsets();
       this.sink.info(
         { dir: this.dir, segments: doomed.map((s) => s.baseOffset.toString()), bytes: deletedBytes, logStartOffset: this._logStart.toString() },
@@ -949,6 +981,24 @@ export class PartitionLog {
   /** OffsetsForLeaderEpoch: the largest epoch <= `epoch` and the offset where it ended. */
   endOffsetForEpoch(epoch: number): EpochEndOffset {
     return this.epochs.endOffsetFor(epoch, this._leo);
+  }
+
+  // ------------------------------------------------------------------ producer state
+
+  /** Rebuilds the producer state of the log as it is now (open, truncation). */
+  private loadProducerState(): void {
+    this.producerState.load(this._logStart, this._leo, this.clock(), (from, visit) => this.scanBatches(from, (h) => visit(h)));
+  }
+
+  /**
+   * Forgets producers idle for producer.id.expiration.ms (the owner's maintenance) and snapshots the table
+   * without them, so a reopen does not bring them back; returns how many went.
+   */
+  removeExpiredProducers(now: number = this.clock()): number {
+    this.ensureWritable();
+    const n = this.producerState.removeExpired(now);
+    if (n > 0) this.io('snapshot producer state', () => this.producerState.snapshot(this._leo));
+    return n;
   }
 
   // ------------------------------------------------------------------ lookups
@@ -1030,6 +1080,7 @@ export class PartitionLog {
       for (const s of this.segments) s.release();
       for (const p of this.pendingDeletes) for (const f of p.files) unlinkIfExists(f);
       this.pendingDeletes = [];
+      this.producerState.snapshot(this._leo); // a clean reopen replays nothing
       writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), this._leo);
       writeFileAtomic(path.join(this.dir, CLEAN_SHUTDOWN_FILE), `${this._leo}\n`);
     });

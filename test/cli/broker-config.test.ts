@@ -22,6 +22,9 @@ test('defaults match Kafka and derive topic defaults', () => {
   assert.equal(c.topicDefaults['segment.bytes'], '1073741824');
   assert.equal(c.autoCreateTopics, true);
   assert.equal(c.topicDefaults['flush.messages'], undefined);
+  assert.equal(c.producerIdExpirationMs, 86400000);
+  assert.equal(resolveBrokerConfig({ 'producer.id.expiration.ms': '60000' }).producerIdExpirationMs, 60000);
+  assert.throws(() => resolveBrokerConfig({ 'producer.id.expiration.ms': '0' }), (e: unknown) => e instanceof ConfigError && /producer\.id\.expiration\.ms/.test(e.message));
 });
 
 test('later sources win; retention ms beats minutes beats hours', () => {

@@ -1,11 +1,15 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Consumer, type ConsumerRecord } from '../../src/client/consumer.js';
-import { Producer, type CompressionName, type ProducerMessage } from '../../src/client/producer.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Producer, type CompressionName, type ProducerEngine, type ProducerMessage } from '../../src/client/producer.js';
+import { createManualClock } from '../../src/engine/clock.js';
 import { SluiceError } from '../../src/errors.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import type { DecodedBatch } from '../../src/record/types.js';
-import type { Sluice } from '../../src/sluice.js';
+import { Sluice } from '../../src/sluice.js';
 import { openEngine } from '../coordinator/helpers.js';
 
 const isCode = (code: string) => (e: unknown): boolean => e instanceof SluiceError && e.code === code;
@@ -238,5 +242,110 @@ describe('Producer', () => {
     assert.equal((await pending).length, 2);
     await p.close();
     await assert.rejects(p.send({ topic: 'closing', messages: [{ value: 'c' }] }), isCode('CLOSED'));
+  });
+});
+
+/**
+ * Blocks this thread, the engine's caller, until `done()` holds and then `extraMs` more: an app that stalls its
+ * event loop while the owner thread keeps writing. The engine checks append deadlines on a timer of its event
+ * loop, which runs before the completions the owner posted meanwhile are drained.
+ */
+function stallUntil(done: () => boolean, extraMs: number): void {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const t0 = performance.now();
+  while (!done() && performance.now() - t0 < 10_000) Atomics.wait(cell, 0, 0, 1);
+  Atomics.wait(cell, 0, 0, extraMs);
+}
+
+/** Every value in a partition, in offset order. */
+function valuesOf(s: Sluice, topic: string): string[] {
+  return batchesOf(s, topic, 0).flatMap((b) => b.records.map((r) => String(r.value)));
+}
+
+describe('Producer: failures whose outcome is unknown (KIP-360)', () => {
+  let dir: string;
+  let s: Sluice;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'sluice-producer-kip360-'));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a batch that times out but lands does not shadow the next one: it goes out under a new epoch, whatever its size', async () => {
+    s = await Sluice.open({ dataDir: join(dir, 'timeout'), owners: 1 });
+    try {
+      await s.createTopic('amb');
+      const p = new Producer(s, { retries: 0, requestTimeoutMs: 1 });
+      // producer id and metadata cached, so the next send is dispatched from the producer's first setImmediate
+      for (let i = 0; ; i++) {
+        try {
+          await p.send({ topic: 'amb', messages: [{ value: `warm${i}` }] });
+          break;
+        } catch (e) {
+          if (i >= 5) throw e;
+        }
+      }
+      const warm = valuesOf(s, 'amb');
+      for (const [round, count] of [[0, 3], [1, 2]] as const) {
+        const epoch = p.producerIdAndEpoch!.producerEpoch;
+        const leo = s.offsets('amb', 0).logEndOffset;
+        const a = p.send({ topic: 'amb', messages: [0, 1, 2].map((i) => ({ value: `a${round}-${i}` })) });
+        const stalled = new Promise<void>((res) =>
+          setImmediate(() => {
+            stallUntil(() => s.offsets('amb', 0).logEndOffset >= leo + 3n, 400);
+            res();
+          }),
+        );
+        await assert.rejects(a, isCode('TIMEOUT'));
+        await stalled;
+        assert.equal(s.offsets('amb', 0).logEndOffset, leo + 3n, 'the timed-out batch landed');
+        const b = await p.send({ topic: 'amb', messages: Array.from({ length: count }, (_, i) => ({ value: `b${round}-${i}` })) });
+        assert.deepEqual(b.map((m) => m.offset), Array.from({ length: count }, (_, i) => leo + 3n + BigInt(i)), 'written after it, not answered as its duplicate');
+        assert.ok(p.producerIdAndEpoch!.producerEpoch > epoch, 'the epoch was bumped');
+      }
+      const after = await p.send({ topic: 'amb', messages: [{ value: 'last' }] });
+      assert.equal(after[0]!.offset, s.offsets('amb', 0).logEndOffset - 1n);
+      await p.close();
+      const ab = ['a0-0', 'a0-1', 'a0-2', 'b0-0', 'b0-1', 'b0-2', 'a1-0', 'a1-1', 'a1-2', 'b1-0', 'b1-1'];
+      assert.deepEqual(valuesOf(s, 'amb'), [...warm, ...ab, 'last'], 'every record exactly once');
+    } finally {
+      await s.close();
+    }
+  });
+
+  it('a partition that forgot the producer (expired) gets the batch again under a new epoch; past the last epoch, a new producer id', async () => {
+    const clock = createManualClock(1_000_000);
+    s = await Sluice.open({ dataDir: join(dir, 'expiry'), owners: 1, clock, producerIdExpirationMs: 60_000 });
+    try {
+      await s.createTopic('exp');
+      // the real engine's producer id, first handed out at the last epoch
+      let inits = 0;
+      const engine: ProducerEngine = {
+        partitionCount: (t) => s.partitionCount(t),
+        describeTopic: (n) => s.describeTopic(n),
+        append: (t, part, batches, o) => s.append(t, part, batches, o),
+        initProducerId: async () => {
+          const id = await s.initProducerId();
+          return inits++ === 0 ? { ...id, producerEpoch: 0x7fff } : id;
+        },
+      };
+      const fresh = new Producer(s);
+      const old = new Producer(engine);
+      for (const p of [fresh, old]) await p.send({ topic: 'exp', messages: [{ value: 'x' }, { value: 'y' }] });
+      const oldId = old.producerIdAndEpoch!;
+      clock.advance(60_000);
+      await s.runMaintenance(); // both producers are forgotten by the partition
+      for (const p of [fresh, old]) await p.send({ topic: 'exp', messages: [{ value: 'z' }] });
+      assert.equal(fresh.producerIdAndEpoch!.producerEpoch, 1);
+      assert.notEqual(old.producerIdAndEpoch!.producerId, oldId.producerId, 'epoch exhausted: a new id');
+      assert.equal(inits, 2);
+      for (const p of [fresh, old]) await p.send({ topic: 'exp', messages: [{ value: 'w' }] });
+      await fresh.close();
+      await old.close();
+      assert.deepEqual(valuesOf(s, 'exp'), ['x', 'y', 'x', 'y', 'z', 'z', 'w', 'w']);
+    } finally {
+      await s.close();
+    }
   });
 });

@@ -64,6 +64,47 @@ test('compaction through runMaintenance keeps the latest value of every key, wit
   }
 });
 
+test('tombstones go once delete.retention.ms has passed, with no new write; what they deleted never comes back', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const clock = createManualClock(1_000_000);
+    let s = await Sluice.open({ dataDir: dir, owners: 1, clock });
+    await s.createTopic('t', {
+      configs: { 'cleanup.policy': 'compact', 'segment.ms': '1000', 'delete.retention.ms': '60000', 'file.delete.delay.ms': '0' },
+    });
+    const put = (key: string, value: string | null) => s.append('t', 0, encodeBatch([{ key, value }], { now: clock.now() }), { acks: 1 });
+    await put('gone', 'first');
+    await put('kept', 'v1');
+    await put('gone', 'second');
+    await put('gone', null);
+    await put('kept', 'v2');
+    clock.advance(1001);
+    await s.runMaintenance(); // segment.ms: the active segment rolls, so it can be cleaned
+    await s.runMaintenance(); // compaction: the values of "gone" go, its tombstone stays for delete.retention.ms
+    assert.deepEqual(readAll(s, 't'), [
+      { offset: 3n, key: 'gone', value: null },
+      { offset: 4n, key: 'kept', value: 'v2' },
+    ]);
+    clock.advance(59_000);
+    await s.runMaintenance();
+    assert.equal(readAll(s, 't')[0]?.value, null, 'the tombstone stays until its delete horizon');
+    clock.advance(1_001); // no write since the clean: only the passed horizon can trigger the next one
+    await s.runMaintenance();
+    const want = [{ offset: 4n, key: 'kept', value: 'v2' }];
+    assert.deepEqual(readAll(s, 't'), want);
+    await s.runMaintenance();
+    assert.deepEqual(readAll(s, 't'), want);
+    await s.close();
+    s = await Sluice.open({ dataDir: dir, owners: 1, clock });
+    await s.runMaintenance();
+    assert.deepEqual(readAll(s, 't'), want, 'nothing comes back after a reopen');
+    assert.equal(s.offsets('t', 0).logEndOffset, 5n);
+    await s.close();
+  } finally {
+    cleanup();
+  }
+});
+
 test('one engine per data directory; the lock is released on close', async () => {
   const { dir, cleanup } = tempDir();
   try {

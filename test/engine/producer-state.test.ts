@@ -4,6 +4,9 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SluiceError } from '../../src/errors.js';
+import { encodeBatch } from '../../src/record/batch.js';
+import { DEFAULT_LOG_CONFIG } from '../../src/storage/config.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
 import {
   lastSequenceOf,
   listSnapshots,
@@ -11,7 +14,7 @@ import {
   ProducerStateTable,
   snapshotFileName,
   writeSnapshot,
-} from '../../src/engine/producer-state.js';
+} from '../../src/storage/producer-state.js';
 
 const b = (producerId: bigint, producerEpoch: number, baseSequence: number, count: number) => ({
   producerId,
@@ -82,6 +85,44 @@ test('producer state: snapshots round-trip, keep two, skip corrupt ones', () => 
     assert.equal(loadSnapshot(dir, 100n, (f) => invalid.push(f))?.offset, 20n);
     assert.equal(invalid.length, 1);
     assert.ok(readdirSync(dir).every((f) => !f.endsWith('.tmp')));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('producer state follows truncation: snapshots above the cut go, the state is rebuilt, also across a reopen', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'sluice-ps-'));
+  try {
+    let now = 1_000_000;
+    const config = { ...DEFAULT_LOG_CONFIG, segmentBytes: 700 };
+    const open = () => PartitionLog.open({ dir, config, clock: () => now });
+    const batch = (seq: number) =>
+      encodeBatch([0, 1].map((i) => ({ key: `k${i}`, value: `s${seq}-${i}-${'x'.repeat(60)}` })), { producerId: 9n, producerEpoch: 0, baseSequence: seq, now });
+    let log = open();
+    for (let seq = 0; seq < 40; seq += 2) log.append(batch(seq), { assignOffsets: true }); // batch seq at offsets seq, seq+1
+    assert.ok(listSnapshots(dir).some((o) => o > 20n), 'rolls took snapshots above the cut');
+    const expectCut = (l: PartitionLog, when: string) => {
+      assert.ok(listSnapshots(dir).every((o) => o <= 20n), `${when}: snapshots ${listSnapshots(dir)}`);
+      const dup = l.producerState.check(b(9n, 0, 18, 2));
+      assert.equal(dup.kind === 'duplicate' && dup.batch.firstOffset, 18n, `${when}: the last batch left is a duplicate`);
+      assert.equal(l.producerState.check(b(9n, 0, 20, 2)).kind, 'append', `${when}: the cut batch can be sent again`);
+      assert.equal(code(() => l.producerState.check(b(9n, 0, 22, 2))), 'OUT_OF_ORDER_SEQUENCE', `${when}: the batches after the cut are gone`);
+    };
+    log.truncateTo(20n);
+    expectCut(log, 'after truncateTo');
+    log.close();
+    log = open();
+    expectCut(log, 'after a reopen');
+    log.append(batch(20), { assignOffsets: true });
+    assert.equal(log.logEndOffset, 22n);
+    // a log replaced by an empty one has no producer and no snapshot left
+    log.truncateFullyAndStartAt(100n);
+    assert.equal(log.producerState.size, 0);
+    assert.deepEqual(listSnapshots(dir), []);
+    log.close();
+    log = open();
+    assert.equal(log.producerState.size, 0);
+    log.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -91,6 +91,31 @@ test('compaction keeps the latest value of every key, offsets and codecs; tombst
   }
 });
 
+test('a batch whose tombstones all went loses its delete horizon: expired horizons trigger one clean, not one per check', () => {
+  const dir = tempDir();
+  try {
+    const clock = manualClock(80_000_000);
+    const log = PartitionLog.open({ dir, config: { ...CFG, minCleanableDirtyRatio: 0.9 }, clock });
+    log.append(encodeBatch([{ key: 'a', value: 'old' }], { now: clock.now }), { assignOffsets: true });
+    log.append(encodeBatch([{ key: 'a', value: null }, { key: 'b', value: 'stays' }], { now: clock.now }), { assignOffsets: true });
+    log.roll();
+    const first = log.clean();
+    assert.ok(first && first.recordsRemoved === 1 && first.tombstonesRemoved === 0);
+    assert.equal(log.clean(), null, 'nothing new, horizon not reached');
+    clock.advance(10_001);
+    const second = log.clean(); // no dirty data: the passed horizon alone picks the log
+    assert.ok(second && second.tombstonesRemoved === 1, JSON.stringify(second, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+    assert.deepEqual(recordsOf(log), [['b', 2n, 'stays']]);
+    assert.ok(batchesOf(log).every((b) => b.records.every((r) => r.timestamp === BigInt(80_000_000))), 'record timestamps kept');
+    assert.equal(log.clean(), null, 'no tombstone left: no further clean');
+    clock.advance(10_001);
+    assert.equal(log.clean(), null);
+    log.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
 test('compaction in steps interleaved with appends; min.compaction.lag.ms and the dirty ratio gate it', () => {
   const dir = tempDir();
   try {

@@ -1,7 +1,9 @@
 /**
  * Idempotent-producer state of one partition (Kafka's ProducerStateManager, minus transactions): for every
- * producer id, its epoch and the last few batches' sequence ranges and offsets. The owner checks each batch
- * before appending it, records it after, and snapshots the table so dedup survives restarts.
+ * producer id, its epoch and the last few batches' sequence ranges and offsets. It belongs to the partition's
+ * log (`PartitionLog.producerState`): the owner checks each batch before appending it, the log records it as
+ * it appends, snapshots the table at every roll and at close, and keeps table and snapshots consistent with
+ * truncation and the log start. Producers idle for `producer.id.expiration.ms` are forgotten.
  *
  * Snapshot file `<20-digit offset>.snapshot` (binary, big-endian), valid for the log below `offset`:
  *   magic "SLPS" | uint16 version (1) | int64 offset | uint32 producer count
@@ -14,6 +16,7 @@ import { join } from 'node:path';
 import { crc32c } from '../../native-bindings/crc32c.js';
 import { SluiceError } from '../errors.js';
 import type { BatchHeader } from '../record/batch-header.js';
+import type { LogSink } from './types.js';
 
 /** How many recent batches per producer are kept for duplicate detection (Kafka keeps 5). */
 export const PRODUCER_BATCH_HISTORY = 5;
@@ -21,12 +24,15 @@ const INT32_MAX = 0x7fffffff;
 const SNAPSHOT_MAGIC = 0x534c5053; // "SLPS"
 const SNAPSHOT_VERSION = 1;
 export const SNAPSHOT_SUFFIX = '.snapshot';
+/** Kafka's producer.id.expiration.ms default: a producer idle for a day is forgotten. */
+export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 
 export interface BatchMetadata {
   firstSeq: number;
   lastSeq: number;
   firstOffset: bigint;
   lastOffset: bigint;
+  /** When the log appended (or, after a restart, replayed) the batch, by the log's clock: for expiry. */
   timestamp: bigint;
 }
 
@@ -136,12 +142,22 @@ export class ProducerStateTable {
     if (e.batches.length > PRODUCER_BATCH_HISTORY) e.batches.shift();
   }
 
-  /** Removes producers whose every batch is below `offset` (after the log start moved past them). */
-  removeBefore(offset: bigint): void {
+  /**
+   * Forgets producers whose last batch was appended `expirationMs` or more before `now`. Returns how many went.
+   * (Kafka compares with the batch's own timestamp; Sluice with the log's clock when it appended the batch, so
+   * a producer sending old CreateTime timestamps is not forgotten between two of its batches.)
+   */
+  removeExpired(now: number, expirationMs: number): number {
+    const limit = BigInt(Math.trunc(now)) - BigInt(Math.trunc(expirationMs));
+    let n = 0;
     for (const [pid, e] of this.producers) {
       const last = e.batches[e.batches.length - 1];
-      if (!last || last.lastOffset < offset) this.producers.delete(pid);
+      if (!last || last.timestamp <= limit) {
+        this.producers.delete(pid);
+        n++;
+      }
     }
+    return n;
   }
 
   // ---- snapshots ----
@@ -268,4 +284,92 @@ export function loadSnapshot(
     }
   }
   return null;
+}
+
+/** Deletes snapshots below `offset` (the log start moved past them). */
+function deleteSnapshotsBelow(dir: string, offset: bigint): void {
+  for (const o of listSnapshots(dir)) if (o < offset) unlinkSync(join(dir, snapshotFileName(o)));
+}
+
+/** Visits the headers of the log's batches from `from` to its end (PartitionLog.scanBatches). */
+export type BatchReplay = (from: bigint, visit: (h: BatchHeader) => void) => void;
+
+/**
+ * A partition's producer state and its snapshot files, kept consistent with the log it belongs to (Kafka's
+ * ProducerStateManager, beside UnifiedLog). As Kafka since KIP-360, a producer outlives its data: it is
+ * forgotten when it expires, not when retention or DeleteRecords remove its batches (a producer writing
+ * rarely to a short-retention topic would otherwise meet UNKNOWN_PRODUCER_ID after every deletion).
+ */
+export class ProducerStateManager {
+  private table = new ProducerStateTable();
+
+  constructor(
+    readonly dir: string,
+    readonly expirationMs: number,
+    private readonly sink: LogSink,
+  ) {}
+
+  get size(): number {
+    return this.table.size;
+  }
+  get(producerId: bigint): ProducerEntry | undefined {
+    return this.table.get(producerId);
+  }
+  entries(): IterableIterator<ProducerEntry> {
+    return this.table.entries();
+  }
+  check(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>): SequenceCheck {
+    return this.table.check(h);
+  }
+  update(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>, firstOffset: bigint, timestamp: bigint): void {
+    this.table.update(h, firstOffset, timestamp);
+  }
+
+  /**
+   * (Re)builds the state of the log [logStart, logEnd): snapshots above the end go (they describe a log that
+   * was cut), then the newest valid one at or below the end is loaded and the batches after it replayed;
+   * producers expired at `now` are dropped. Expiry snapshots the table, so a reopen does not bring back a
+   * producer the running log had forgotten.
+   */
+  load(logStart: bigint, logEnd: bigint, now: number, replay: BatchReplay): void {
+    deleteSnapshotsAbove(this.dir, logEnd);
+    const snap = loadSnapshot(this.dir, logEnd, (file, reason) => this.sink.warn({ file, reason }, 'ignoring invalid producer-state snapshot'));
+    const table = snap?.table ?? new ProducerStateTable();
+    const from = snap && snap.offset > logStart ? snap.offset : logStart;
+    if (from < logEnd) {
+      // when a replayed batch was appended is unknown: it counts as seen now
+      const seen = BigInt(Math.trunc(now));
+      replay(from, (h) => {
+        if (h.producerId >= 0n) table.update(h, h.baseOffset, seen);
+      });
+    }
+    this.table = table;
+    this.removeExpired(now);
+    this.onLogStartOffsetIncremented(logStart, logEnd);
+  }
+
+  /** The log start moved to `logStart`: snapshots below it go; the state they hold is kept in a new one. */
+  onLogStartOffsetIncremented(logStart: bigint, logEnd: bigint): void {
+    const snaps = listSnapshots(this.dir);
+    if (!snaps.some((o) => o < logStart)) return;
+    if (!snaps.some((o) => o >= logStart)) this.snapshot(logEnd);
+    deleteSnapshotsBelow(this.dir, logStart);
+  }
+
+  /** The whole log was replaced by an empty one: no producer, no snapshot. */
+  truncateFully(): void {
+    this.table = new ProducerStateTable();
+    deleteSnapshotsAbove(this.dir, -1n);
+  }
+
+  /** Forgets producers idle for `producer.id.expiration.ms` at `now`; returns how many. */
+  removeExpired(now: number): number {
+    return this.table.removeExpired(now, this.expirationMs);
+  }
+
+  /** Writes a snapshot valid for the log below `offset` (nothing when there is no producer and no snapshot yet). */
+  snapshot(offset: bigint): void {
+    if (this.table.size === 0 && listSnapshots(this.dir).length === 0) return;
+    writeSnapshot(this.dir, this.table, offset);
+  }
 }
