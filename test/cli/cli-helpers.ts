@@ -64,6 +64,13 @@ export interface TestBroker {
   dataDir: string;
   /** `sluice` with `--bootstrap-server` of this broker appended. */
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** What the broker wrote on stderr since it last started (its log lines). */
+  stderr(): string;
+  /**
+   * Stops the broker with `signal` (its data stays), runs `between` (e.g. to damage a file), and starts it
+   * again on the same data dir, port and config.
+   */
+  restart(opts?: { signal?: NodeJS.Signals; between?: () => void | Promise<void> }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -91,6 +98,41 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
     ...extraConfig,
   };
   writeFileSync(join(dir, 'broker.properties'), Object.entries(props).map(([k, v]) => `${k}=${v}\n`).join(''));
+  let proc: { child: ChildProcess; stderr: () => string };
+  try {
+    proc = await spawnBroker(port, dir, dataDir);
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+  const bootstrap = `127.0.0.1:${port}`;
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    if (proc.child.exitCode === null && proc.child.signalCode === null) {
+      const exited = new Promise((r) => proc.child.once('exit', r));
+      proc.child.kill(signal);
+      await exited;
+    }
+  };
+  return {
+    port,
+    bootstrap,
+    dataDir,
+    run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
+    stderr: () => proc.stderr(),
+    async restart({ signal = 'SIGTERM', between } = {}) {
+      await halt(signal);
+      await between?.();
+      proc = await spawnBroker(port, dir, dataDir);
+    },
+    async stop() {
+      await halt('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts `sluice start` and resolves once it prints that it listens. */
+async function spawnBroker(port: number, dir: string, dataDir: string): Promise<{ child: ChildProcess; stderr: () => string }> {
   const child: ChildProcess = spawn(
     process.execPath,
     [SLUICE_BIN, 'start', '--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'],
@@ -98,41 +140,22 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
   );
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
-  try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`broker did not start: ${out} ${err}`)), 20_000);
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (/listening on /.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`broker did not start: ${out} ${err}`)), 20_000);
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (/listening on /.test(out)) {
         clearTimeout(timer);
-        reject(new Error(`broker exited with ${code}: ${out} ${err}`));
-      });
-    });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    throw e;
-  }
-  const bootstrap = `127.0.0.1:${port}`;
-  return {
-    port,
-    bootstrap,
-    dataDir,
-    run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
+        resolve();
       }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`broker exited with ${code}: ${out} ${err}`));
+    });
+  });
+  return { child, stderr: () => err };
 }
 
 /** A port nothing listens on (bound and released). */
