@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Sluice } from '../../src/index.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
-import { RECOVERY_POINT_FILE, observeDurability, type DurabilityEvent } from '../../src/storage/files.js';
+import { RECOVERY_POINT_FILE, observeDurability, type DurabilityEvent } from '../../src/storage/index.js';
 import { config } from '../storage/helpers.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import { batchHash, idemBatch } from './fixtures/crash-writer.js';
