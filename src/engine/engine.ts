@@ -559,6 +559,7 @@ export class SluiceEngine {
           clockBuffer: this.options.clock?.buffer ?? null,
           maintenanceIntervalMs,
           statsBuffer: allocateOwnerStats(),
+          onCorruption: this.options.onCorruption ?? 'refuse',
         };
         this.owners.push(new OwnerHandle(i, init, this.logger));
       }

@@ -383,7 +383,7 @@ async function ringLoop(): Promise<void> {
 function openPartition(r: OpenPartitionRequest): void {
   if (partitions.has(r.slot)) throw new SluiceError('INVALID_ARGUMENT', `slot ${r.slot} is already open`);
   const state = new PartitionSharedState(r.stateBuffer, r.stateIndex);
-  const plog = PartitionLog.open({ dir: r.dir, config: storageConfig(r.config), state, clock, sink });
+  const plog = PartitionLog.open({ dir: r.dir, config: storageConfig(r.config), state, clock, sink, onCorruption: init.onCorruption });
   const report = plog.recoveryReport;
   if (report.truncatedBytes > 0 || report.corruptions.length > 0) {
     log(

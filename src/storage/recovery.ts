@@ -50,8 +50,13 @@ export class StorageCorruptionError extends SluiceError {
   readonly file: string;
   readonly position: number;
   readonly report: RecoveryReport;
-  constructor(file: string, position: number, reason: string, report: RecoveryReport) {
-    super('STORAGE', `corrupt log segment ${file} at byte ${position}: ${reason}; refusing to open (data after it would be lost; reopen with onCorruption 'truncate' to keep the data before it)`);
+  constructor(file: string, position: number, reason: string, report: RecoveryReport, dir?: string) {
+    super(
+      'STORAGE',
+      `corrupt log segment ${dir ? path.join(dir, file) : file} at byte ${position}: ${reason}; refusing to open the partition ` +
+        `(the data after it would be lost). The 'truncate' corruption policy keeps the data before it and deletes the rest: ` +
+        `onCorruption: 'truncate', or \`sluice start --on-corruption truncate\`; \`sluice verify\` lists every problem`,
+    );
     this.name = 'StorageCorruptionError';
     this.file = file;
     this.position = position;
@@ -433,7 +438,7 @@ export function recoverSegments(o: RecoverOptions): LogSegment[] {
         sink.error({ dir: o.dir, file: name, position, reason }, 'corrupt data in a log segment before the last one');
         if (o.onCorruption === 'refuse') {
           report.actions.push(`${name}: invalid batch at byte ${position} (${reason}); open refused`);
-          throw new StorageCorruptionError(name, position, reason, report);
+          throw new StorageCorruptionError(name, position, reason, report, o.dir);
         }
       }
       const laterBytes = segments.slice(i + 1).reduce((n, s) => n + s.size, 0);

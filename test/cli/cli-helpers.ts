@@ -68,9 +68,9 @@ export interface TestBroker {
   stderr(): string;
   /**
    * Stops the broker with `signal` (its data stays), runs `between` (e.g. to damage a file), and starts it
-   * again on the same data dir, port and config.
+   * again on the same data dir, port and config, with `args` added to `sluice start`. Rejects if it exits.
    */
-  restart(opts?: { signal?: NodeJS.Signals; between?: () => void | Promise<void> }): Promise<void>;
+  restart(opts?: { signal?: NodeJS.Signals; between?: () => void | Promise<void>; args?: readonly string[] }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -119,10 +119,10 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
     dataDir,
     run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
     stderr: () => proc.stderr(),
-    async restart({ signal = 'SIGTERM', between } = {}) {
+    async restart({ signal = 'SIGTERM', between, args = [] } = {}) {
       await halt(signal);
       await between?.();
-      proc = await spawnBroker(port, dir, dataDir);
+      proc = await spawnBroker(port, dir, dataDir, args);
     },
     async stop() {
       await halt('SIGTERM');
@@ -132,10 +132,10 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
 }
 
 /** Starts `sluice start` and resolves once it prints that it listens. */
-async function spawnBroker(port: number, dir: string, dataDir: string): Promise<{ child: ChildProcess; stderr: () => string }> {
+async function spawnBroker(port: number, dir: string, dataDir: string, args: readonly string[] = []): Promise<{ child: ChildProcess; stderr: () => string }> {
   const child: ChildProcess = spawn(
     process.execPath,
-    [SLUICE_BIN, 'start', '--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'],
+    [SLUICE_BIN, 'start', '--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn', ...args],
     { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let err = '';
