@@ -3,10 +3,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/kafka-client/index.js';
-import { decodeBatches } from '../../src/record/batch.js';
+import { decodeBatches, encodeBatch } from '../../src/record/batch.js';
+import { DEFAULT_LOG_CONFIG } from '../../src/storage/config.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
 import { REPO_ROOT, runSluice, startTestBroker } from './cli-helpers.js';
 
 const value = (n: number): string => `${String(n).padStart(6, '0')}:`.padEnd(200, 'x');
@@ -120,4 +123,49 @@ test('`sluice start --on-corruption` takes refuse or truncate; `sluice verify` n
   assert.match(none.stderr, /^sluice verify: cannot read .*no-such-dir: no such directory\n$/);
   const usage = await runSluice(['verify']);
   assert.equal(usage.code, 2);
+});
+
+test('`sluice verify` without a broker: a write in progress at the end of a live log is a note; a flipped byte mid-segment (which a clean open does not read) and a wrong index entry are one line each', async () => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'sluice-verify-'));
+  try {
+    const dir = path.join(root, 't-0');
+    const cfg = { ...DEFAULT_LOG_CONFIG, segmentBytes: 3000, indexIntervalBytes: 200, retentionMs: -1 };
+    const log = PartitionLog.open({ dir, config: cfg });
+    for (let i = 0; i < 60; i++) log.append(encodeBatch([{ value: value(i) }]), { assignOffsets: true });
+    assert.ok(log.segments.length >= 3);
+    // as a running broker leaves it: no marker, the active segment preallocated, half a batch being written
+    const active = log.activeSegment.logFile;
+    const partial = encodeBatch([{ value: value(60) }]).subarray(0, 120);
+    const fd = fs.openSync(active, 'r+');
+    fs.writeSync(fd, partial, 0, partial.length, log.activeSegment.size);
+    fs.closeSync(fd);
+    const live = await runSluice(['verify', root]);
+    assert.equal(live.code, 0, live.stdout + live.stderr);
+    assert.match(live.stdout, new RegExp(`^note: t-0/${path.basename(active).replace('.', '\\.')}: byte ${log.activeSegment.size}: .*torn tail the next start cuts`, 'm'));
+    log.close();
+
+    const seg0 = path.join(dir, '00000000000000000000.log');
+    const bytes = fs.readFileSync(seg0);
+    const second = bytes.readInt32BE(8) + 12;
+    const flipAt = second + 100; // inside the second batch, long before the last index entry
+    bytes[flipAt] = bytes[flipAt]! ^ 0x01;
+    fs.writeFileSync(seg0, bytes);
+    const clean = PartitionLog.open({ dir, config: cfg });
+    assert.equal(clean.recoveryReport.scannedSegments, 0, 'a clean open reads only segment tails');
+    clean.close();
+    const idx1 = path.join(dir, fs.readdirSync(dir).filter((f) => f.endsWith('.index')).sort()[1]!);
+    const ib = fs.readFileSync(idx1);
+    ib.writeInt32BE(ib.readInt32BE(4) + 3, 4); // entry 0 now points between batches
+    fs.writeFileSync(idx1, ib);
+
+    const v = await runSluice(['verify', root]);
+    assert.equal(v.code, 1, v.stdout + v.stderr);
+    const lines = v.stdout.split('\n').filter((l) => l && !l.startsWith('checked'));
+    assert.equal(lines.length, 2, v.stdout);
+    assert.match(lines[0]!, new RegExp(`^t-0/00000000000000000000\\.log: byte ${second}: CRC mismatch`));
+    assert.match(lines[1]!, new RegExp(`^t-0/${path.basename(idx1).replace('.', '\\.')}: byte 0: entry 0: position \\d+ is not at a batch boundary`));
+    assert.match(v.stderr, /^sluice verify: 2 problem\(s\) in checked 1 partition\(s\)/);
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 });
