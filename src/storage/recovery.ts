@@ -364,11 +364,11 @@ interface CheapCheckOk {
 
 /**
  * Cheap check of a segment: sane indexes and valid batches (CRC included) from the last index entry exactly
- * to the file's end, the entry naming the batch found there, and no index entry missing over that tail.
- * `wholeIndex` checks every index entry; otherwise only the last ones (a clean open of a sealed segment
- * reads no more than that and the tail).
+ * to the file's end, the entry naming the batch found there, and (`activeTail`) no index entry missing over
+ * that tail. `wholeIndex` checks every index entry; otherwise only the last ones (a clean open of a sealed
+ * segment reads no more than that and the tail).
  */
-function cheapCheck(seg: LogSegment, segmentIndexBytes: number, indexIntervalBytes: number, wholeIndex: boolean): CheapCheckOk | { problem: string } {
+function cheapCheck(seg: LogSegment, segmentIndexBytes: number, indexIntervalBytes: number, wholeIndex: boolean, activeTail: boolean): CheapCheckOk | { problem: string } {
   if (!indexFilesExist(seg)) return { problem: 'index file missing' };
   const oi = seg.offsetIndex;
   const oiFrom = wholeIndex ? 0 : Math.max(0, oi.entries - 1);
@@ -389,8 +389,10 @@ function cheapCheck(seg: LogSegment, segmentIndexBytes: number, indexIntervalByt
       return { problem: `${path.basename(oi.file)}: last entry names offset ${seg.baseOffset + BigInt(rel)} but the batch at byte ${lastPos} ends at ${first.lastOffset}` };
     }
   }
-  // appends index every index.interval.bytes: an entry the tail should have is missing (a short index file)
-  if (tail.builder.finish(false).offsetIndex.length > 0) return { problem: `${path.basename(oi.file)}: entries missing after byte ${lastPos}` };
+  // appends index every index.interval.bytes: an entry the tail should have is missing (a short index file).
+  // Only for the segment appends continue in: a sealed one reads correctly without it, and one indexed before
+  // index.interval.bytes was lowered would fail this on every open.
+  if (activeTail && tail.builder.finish(false).offsetIndex.length > 0) return { problem: `${path.basename(oi.file)}: entries missing after byte ${lastPos}` };
   const ti = seg.timeIndex;
   const tiFrom = wholeIndex ? 0 : Math.max(0, ti.entries - 1);
   const tiBuf = indexEntries(ti, tiFrom);
@@ -414,7 +416,7 @@ export function recoverSegments(o: RecoverOptions): LogSegment[] {
     const full = !o.clean && (isLast || seg.baseOffset >= o.recoveryPoint);
     let why: string | null = null;
     if (!full) {
-      const check = cheapCheck(seg, o.segmentIndexBytes, o.indexIntervalBytes, !o.clean || isLast);
+      const check = cheapCheck(seg, o.segmentIndexBytes, o.indexIntervalBytes, !o.clean || isLast, isLast);
       if (check.problem === null) {
         seg.nextOffset = check.nextOffset;
         prevLast = seg.nextOffset - 1n;

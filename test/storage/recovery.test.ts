@@ -451,3 +451,18 @@ test('clean marker, a sealed segment whose size disagrees with its index: refuse
     }
   }
 });
+
+test('clean open after index.interval.bytes was lowered: sealed segments are not rescanned', () => {
+  const dir = tempDir();
+  try {
+    const written = buildClosedLog(dir, 60);
+    const re = PartitionLog.open({ dir, config: { ...CFG, indexIntervalBytes: 20 } });
+    assert.ok(re.segments.length >= 4);
+    assert.ok(re.recoveryReport.scannedSegments <= 1, `scanned ${re.recoveryReport.scannedSegments} segments`);
+    assert.deepEqual(re.recoveryReport.corruptions, []);
+    assert.ok(allBytes(re).equals(Buffer.concat(written)));
+    re.close();
+  } finally {
+    rmDir(dir);
+  }
+});
