@@ -82,7 +82,7 @@ function openFile(file: string): { fd: number; size: number } {
     return { fd: fs.openSync(file, 'r'), size: st.size };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory (`sluice verify` checks a whole data directory)' : err.message;
     throw new Error(`cannot read ${file}: ${why}`);
   }
 }
