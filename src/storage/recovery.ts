@@ -376,7 +376,9 @@ function cheapCheck(seg: LogSegment, segmentIndexBytes: number, indexIntervalByt
   const bad = checkOffsetIndex(oiBuf, oiBuf.length / OFFSET_INDEX_ENTRY, seg.size);
   if (bad) return { problem: `${path.basename(oi.file)}: ${bad}` };
   const lastPos = oiBuf.length > 0 ? oiBuf.readInt32BE(oiBuf.length - OFFSET_INDEX_ENTRY + 4) : 0;
-  const bytes = readRange(seg.logFile, lastPos, seg.size - lastPos); // a read, not a mapping: cheaper for a few KiB
+  // a read is cheaper than a mapping for the few KiB a tail usually is; a long one (no index entry) is mapped
+  const tailBytes = seg.size - lastPos;
+  const bytes = tailBytes <= 1 << 20 ? readRange(seg.logFile, lastPos, tailBytes) : mapWholeFile(seg.logFile).subarray(lastPos, seg.size);
   const tail = scanSegment(bytes, bytes.length, seg.baseOffset, seg.baseOffset - 1n, indexIntervalBytes, segmentIndexBytes);
   if (tail.problem || tail.validEnd !== seg.size - lastPos) {
     const at = lastPos + (tail.problem ? tail.problem.position : tail.validEnd);
