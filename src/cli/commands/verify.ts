@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandDef } from '../command.js';
 import { CLEAN_SHUTDOWN_FILE, listSegmentBases, segmentFileName } from '../../storage/files.js';
-import { checkIndex, readIndex, scanLog, type FileProblem, type ScannedBatch } from './dump-log.js';
+import { checkIndex, readIndex, scanLog, type FileProblem } from './dump-log.js';
 import { onePositional } from './common.js';
 
 const MAX_RELATIVE_OFFSET = 0x7fffffffn;
@@ -115,7 +115,7 @@ function checkPartition(root: string, dir: string): PartitionCheck {
         entries = entries.filter((e) => (kind === 'offset' ? e.value < BigInt(validEnd) : e.offset <= prevLast));
       }
       for (const p of idx.problems) report(file, p);
-      for (const p of checkIndex(kind, entries, batches as ScannedBatch[])) report(file, p);
+      for (const p of checkIndex(kind, entries, batches)) report(file, p);
     }
   }
   return out;
