@@ -22,3 +22,4 @@ export type {
   ReadOptions,
   RecoveryReport,
 } from './storage/types.js';
+export type { CorruptionPolicy } from './storage/recovery.js';

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ConfigError } from '../errors.js';
+import type { CorruptionPolicy } from '../storage/recovery.js';
 
 type Kind = 'int' | 'long' | 'bool' | 'string' | 'ratio' | 'list';
 
@@ -71,6 +72,7 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'group.max.session.timeout.ms': { kind: 'int', default: '1800000', doc: 'Largest session timeout a member may ask for.', min: 0 },
   'sluice.owner.threads': { kind: 'int', default: null, doc: 'Partition owner worker threads (default: one per core).', min: 1 },
   'sluice.ring.bytes': { kind: 'int', default: '8388608', doc: 'Bytes of each owner\'s shared-memory append ring.', min: 65536 },
+  'sluice.log.on.corruption': { kind: 'string', default: 'refuse', doc: 'Invalid data found at start in a segment before a partition\'s last one: refuse (name file and byte, do not start) or truncate (keep the data before it, delete the rest). `sluice verify DIR` lists every problem.' },
   'sluice.metrics.port': { kind: 'int', default: null, doc: 'Port of the Prometheus endpoint (GET /metrics on the listener\'s host); unset = off, 0 = any free port.', min: 0 },
 };
 
@@ -189,6 +191,8 @@ export interface BrokerConfig {
   ringBytes: number;
   /** Port of the Prometheus /metrics endpoint (on the listener's host); null = no endpoint. */
   metricsPort: number | null;
+  /** sluice.log.on.corruption: what starting does about invalid data before a partition's last segment. */
+  onCorruption: CorruptionPolicy;
   group: { initialRebalanceDelayMs: number; minSessionTimeoutMs: number; maxSessionTimeoutMs: number };
   /** Topic config defaults by Kafka topic-level name, derived from the log.* keys. */
   topicDefaults: Record<string, string>;
@@ -324,6 +328,11 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
   if (set['log.flush.interval.messages']) topicDefaults['flush.messages'] = set['log.flush.interval.messages'];
   if (set['log.flush.interval.ms']) topicDefaults['flush.ms'] = set['log.flush.interval.ms'];
 
+  const onCorruption = get('sluice.log.on.corruption')!;
+  if (onCorruption !== 'refuse' && onCorruption !== 'truncate') {
+    throw new ConfigError('sluice.log.on.corruption', `expected refuse or truncate, got "${onCorruption}"`);
+  }
+
   const metricsPort = set['sluice.metrics.port'] !== undefined ? num('sluice.metrics.port') : null;
   if (metricsPort !== null && metricsPort > 65535) throw new ConfigError('sluice.metrics.port', `port ${metricsPort} is out of range`);
 
@@ -359,6 +368,7 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     ownerThreads: set['sluice.owner.threads'] ? num('sluice.owner.threads') : Math.max(1, availableParallelism()),
     ringBytes: num('sluice.ring.bytes'),
     metricsPort,
+    onCorruption,
     group: { initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'), minSessionTimeoutMs: minSession, maxSessionTimeoutMs: maxSession },
     topicDefaults,
     entries: set,

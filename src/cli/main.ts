@@ -9,9 +9,10 @@ import { consumeCommand } from './commands/consume.js';
 import { groupsCommand } from './commands/groups.js';
 import { perfCommand } from './commands/perf.js';
 import { dumpLogCommand } from './commands/dump-log.js';
+import { verifyCommand } from './commands/verify.js';
 import { SluiceError } from '../errors.js';
 
-export const COMMANDS: CommandDef[] = [startCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand, perfCommand, dumpLogCommand];
+export const COMMANDS: CommandDef[] = [startCommand, topicsCommand, produceCommand, consumeCommand, groupsCommand, perfCommand, dumpLogCommand, verifyCommand];
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };

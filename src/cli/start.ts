@@ -9,20 +9,25 @@ import type { MetricsServer } from '../metrics/prometheus.js';
 export const startCommand: CommandDef = {
   name: 'start',
   summary: 'Run a single-node broker that Kafka clients can use unchanged.',
-  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE] [--metrics-port PORT]',
+  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE] [--metrics-port PORT] [--on-corruption refuse|truncate]',
   details:
     'Settings come from, in order of precedence: flags, SLUICE_CFG_* environment variables\n' +
     '(SLUICE_CFG_LOG_RETENTION_HOURS=1 sets log.retention.hours; other SLUICE_* variables are not read),\n' +
     'the --config properties file (Kafka\'s broker key names; Kafka\'s own server.properties loads, and\n' +
     'keys that do not apply to one node, such as zookeeper.connect or process.roles, are named in one\n' +
     'warning), and defaults. Unknown keys refuse to start. See docs/configuration.md.\n' +
-    'Prints one line when ready; SIGINT/SIGTERM flush and shut down cleanly.',
+    'Prints one line when ready; SIGINT/SIGTERM flush and shut down cleanly.\n' +
+    'Every partition is checked as it opens; a torn tail of its last segment is cut and logged. Invalid data\n' +
+    'in an earlier segment refuses to start, naming file and byte: `sluice verify DIR` lists every problem\n' +
+    '(read-only), and --on-corruption truncate starts anyway, keeping the data before the first bad batch of\n' +
+    'that partition and deleting the rest (logged).',
   options: [
     { name: 'port', type: 'string', short: 'p', value: 'PORT', description: 'TCP port to listen on', default: '9092' },
     { name: 'host', type: 'string', value: 'HOST', description: 'Address to listen on', default: '127.0.0.1' },
     { name: 'data-dir', type: 'string', short: 'd', value: 'DIR', description: 'Where topics are stored (log.dirs)', default: './sluice-data' },
     { name: 'config', type: 'string', short: 'c', value: 'FILE', description: 'Broker properties file with Kafka key names' },
     { name: 'metrics-port', type: 'string', value: 'PORT', description: 'Serve Prometheus metrics at http://HOST:PORT/metrics (sluice.metrics.port)' },
+    { name: 'on-corruption', type: 'string', value: 'POLICY', description: 'Invalid data before a partition\'s last segment: refuse to start, or truncate there (sluice.log.on.corruption)', default: 'refuse' },
     { name: 'log-level', type: 'string', value: 'LEVEL', description: 'Log level: trace, debug, info, warn, error', default: 'info' },
   ],
   async run({ values, stdout }) {
@@ -43,6 +48,11 @@ export const startCommand: CommandDef = {
     if (typeof metricsPortFlag === 'string') {
       if (!/^\d+$/.test(metricsPortFlag)) throw new UsageError(`--metrics-port expects a number, got "${metricsPortFlag}"`);
       flags['sluice.metrics.port'] = metricsPortFlag;
+    }
+    const onCorruption = values['on-corruption'];
+    if (typeof onCorruption === 'string') {
+      if (onCorruption !== 'refuse' && onCorruption !== 'truncate') throw new UsageError(`--on-corruption expects refuse or truncate, got "${onCorruption}"`);
+      flags['sluice.log.on.corruption'] = onCorruption;
     }
     const cfg = resolveBrokerConfig(file, env, flags);
 
@@ -71,6 +81,7 @@ export const startCommand: CommandDef = {
       maintenanceIntervalMs: cfg.maintenanceIntervalMs,
       producerIdExpirationMs: cfg.producerIdExpirationMs,
       offsetsTopicPartitions: cfg.offsetsTopicPartitions,
+      onCorruption: cfg.onCorruption,
       logger,
     });
     let server;

@@ -572,6 +572,7 @@ export class SluiceEngine {
           producerIdExpirationMs,
           statsBuffer: allocateOwnerStats(),
           watchBuffer: this.watchBuffer,
+          onCorruption: this.options.onCorruption ?? 'refuse',
         };
         this.owners.push(new OwnerHandle(i, init, this.logger));
       }

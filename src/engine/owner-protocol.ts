@@ -12,6 +12,7 @@
 import type { SluiceErrorCode } from '../errors.js';
 import { SluiceError } from '../errors.js';
 import type { LogConfig } from '../storage/types.js';
+import type { CorruptionPolicy } from '../storage/recovery.js';
 
 /** acks as carried in an append entry. */
 export const ACKS_NONE = 0;
@@ -80,6 +81,8 @@ export interface OwnerInit {
   statsBuffer: SharedArrayBuffer;
   /** The engine's long-poll watch word (data-waits.ts), bumped when a watched partition changes. */
   watchBuffer: SharedArrayBuffer;
+  /** What opening a partition does about corruption before its last segment. */
+  onCorruption: CorruptionPolicy;
 }
 
 export interface OpenPartitionRequest {

@@ -367,6 +367,7 @@ function openPartition(r: OpenPartitionRequest): void {
     clock,
     sink,
     producerIdExpirationMs: init.producerIdExpirationMs,
+    onCorruption: init.onCorruption,
   });
   const report = plog.recoveryReport;
   if (report.truncatedBytes > 0 || report.corruptions.length > 0) {

@@ -3,6 +3,7 @@
  * A frontend never touches a file; everything goes through these calls.
  */
 import type { ReadResult, TimestampOffset } from '../storage/types.js';
+import type { CorruptionPolicy } from '../storage/recovery.js';
 
 /** ms since the epoch. */
 export type Millis = number;
@@ -41,6 +42,11 @@ export interface SluiceOptions {
   logger?: Logger;
   /** Partitions of `__consumer_offsets` when it is created (offsets.topic.num.partitions). Default 50. */
   offsetsTopicPartitions?: number;
+  /**
+   * What opening a partition does when a segment before its last one holds invalid data: 'refuse' (default)
+   * fails the open with the file and byte; 'truncate' keeps the data before it and deletes the rest.
+   */
+  onCorruption?: CorruptionPolicy;
 }
 
 /**

@@ -44,11 +44,62 @@ export function listSegmentBases(dir: string): bigint[] {
   return bases.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** One durability step made through the helpers below, as `observeDurability` reports it. */
+export type DurabilityEvent = { op: 'sync'; file: string } | { op: 'checkpoint'; file: string; offset: bigint };
+
+const durabilityObservers = new Set<(e: DurabilityEvent) => void>();
+
+/**
+ * Calls `fn` after each fsync and offset-checkpoint write that this thread makes through these helpers, in
+ * order (a diagnostic hook: it shows that data is made durable before a checkpoint vouches for it). Returns a
+ * function that stops observing.
+ */
+export function observeDurability(fn: (e: DurabilityEvent) => void): () => void {
+  durabilityObservers.add(fn);
+  return () => {
+    durabilityObservers.delete(fn);
+  };
+}
+
+function notifyDurability(e: DurabilityEvent): void {
+  for (const fn of durabilityObservers) fn(e);
+}
+
+/** fdatasync of an open descriptor of `file`. */
+export function fdatasyncFd(fd: number, file: string): void {
+  fs.fdatasyncSync(fd);
+  notifyDurability({ op: 'sync', file });
+}
+
+/** fdatasync of a file by name (any descriptor of the inode syncs its data). */
+export function syncFile(file: string): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    fdatasyncFd(fd, file);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** fdatasync of a file by name on the thread pool; `done` gets the error, if any. */
+export function syncFileInBackground(file: string, done: (err: NodeJS.ErrnoException | null) => void): void {
+  fs.open(file, 'r', (err, fd) => {
+    if (err) return done(err);
+    fs.fdatasync(fd, (syncErr) =>
+      fs.close(fd, () => {
+        if (!syncErr) notifyDurability({ op: 'sync', file });
+        done(syncErr);
+      }),
+    );
+  });
+}
+
 export function fsyncDir(dir: string): void {
   let fd = -1;
   try {
     fd = fs.openSync(dir, 'r');
     fs.fsyncSync(fd);
+    notifyDurability({ op: 'sync', file: dir });
   } catch {
     // some filesystems refuse fsync on directories; the data files were synced already
   } finally {
@@ -100,4 +151,5 @@ export function readOffsetCheckpoint(file: string): bigint | null {
 
 export function writeOffsetCheckpoint(file: string, offset: bigint): void {
   writeFileAtomic(file, `0\n1\n${offset}\n`);
+  notifyDurability({ op: 'checkpoint', file, offset });
 }

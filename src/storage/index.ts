@@ -24,4 +24,6 @@ export {
   LOG_START_FILE,
   segmentFileName,
   listSegmentBases,
+  observeDurability,
+  type DurabilityEvent,
 } from './files.js';

@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import { mapFile } from '../../native-bindings/mmap.js';
+import { fdatasyncFd } from './files.js';
 
 export const OFFSET_INDEX_ENTRY = 8;
 export const TIME_INDEX_ENTRY = 12;
@@ -114,7 +115,7 @@ export class IndexFile {
   }
 
   sync(): void {
-    if (this.fd >= 0) fs.fdatasyncSync(this.fd);
+    if (this.fd >= 0) fdatasyncFd(this.fd, this.file);
   }
 
   /**
@@ -126,7 +127,7 @@ export class IndexFile {
     if (!this.writable) return;
     this.map = null;
     fs.ftruncateSync(this.fd, this.entries * this.entrySize);
-    if (sync) fs.fdatasyncSync(this.fd);
+    if (sync) fdatasyncFd(this.fd, this.file);
     fs.closeSync(this.fd);
     this.fd = -1;
     this.writable = false;

@@ -49,6 +49,8 @@ import {
   fsyncDir,
   listSegmentBases,
   readOffsetCheckpoint,
+  syncFile,
+  syncFileInBackground,
   unlinkIfExists,
   writeFileAtomic,
   writeOffsetCheckpoint,
@@ -58,7 +60,6 @@ import { TIME_INDEX_ENTRY, lookupTimeIndexBelow } from './offset-index.js';
 import { PartitionReader } from './partition-reader.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager } from './producer-state.js';
 import {
-  checkIndexesQuick,
   cleanupLeftovers,
   emptyReport,
   recoverSegments,
@@ -127,6 +128,12 @@ export interface SegmentInfo {
 export const DEFAULT_IO_MODE: IoMode = 'pwrite';
 
 const NOOP_SINK: LogSink = { info() {}, warn() {}, error() {} };
+
+/** The log end offset a clean-shutdown marker records (`close` writes it), or null if unreadable. */
+function readCleanShutdownEnd(file: string): bigint | null {
+  const text = fs.readFileSync(file, 'utf8').trim();
+  return /^\d+$/.test(text) ? BigInt(text) : null;
+}
 
 interface PendingDelete {
   files: string[];
@@ -221,28 +228,27 @@ export class PartitionLog {
       bases = [start];
     } else {
       segments = bases.map((b) => LogSegment.openExisting(dir, b));
-      if (clean) {
-        // sealed segments: existence only; the last one: its last index entry must be inside the log
-        segments.forEach((s, i) => checkIndexesQuick(s, i === segments.length - 1, config.indexIntervalBytes, config.segmentIndexBytes, report));
-      } else {
-        const rp = o.fullRecovery ? -1n : readOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE)) ?? -1n;
-        segments = recoverSegments({
-          dir,
-          segments,
-          recoveryPoint: rp,
-          indexIntervalBytes: config.indexIntervalBytes,
-          segmentIndexBytes: config.segmentIndexBytes,
-          onCorruption: o.onCorruption ?? 'refuse',
-          sink,
-          report,
-        });
-      }
+      // a clean shutdown is no proof the files were not changed since: the cheap check runs on every open
+      const rp = o.fullRecovery && !clean ? -1n : readOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE)) ?? -1n;
+      segments = recoverSegments({
+        dir,
+        segments,
+        clean,
+        recoveryPoint: rp,
+        cleanEndOffset: clean ? readCleanShutdownEnd(markerFile) : null,
+        indexIntervalBytes: config.indexIntervalBytes,
+        segmentIndexBytes: config.segmentIndexBytes,
+        onCorruption: o.onCorruption ?? 'refuse',
+        sink,
+        report,
+      });
       const last = segments[segments.length - 1] as LogSegment;
-      if (clean) {
-        // clean shutdown: the .log was trimmed at close, so a short scan from the last index entry finds the end
-        last.nextOffset = -1n;
-      }
       last.activate(config.segmentBytes, config.segmentIndexBytes, ioMode, clock());
+      // everything now on disk was validated and the scanned segments synced: the next crash rescans less
+      if (!clean || report.truncatedBytes > 0 || report.corruptions.length > 0 || (rp >= 0n && rp > last.nextOffset)) {
+        fsyncDir(dir);
+        writeOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE), last.baseOffset);
+      }
     }
     // the marker goes only now: if this open crashes, the next one must still treat the directory as clean
     if (clean) {
@@ -254,11 +260,6 @@ export class PartitionLog {
     epochs.truncateFromEnd(log._leo);
     epochs.truncateFromStart(log._logStart);
     report.logEndOffset = log._leo;
-    if (!clean && !fresh) {
-      // everything now on disk was validated; make it the recovery point so the next crash rescans less
-      log.active.sync();
-      writeOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE), log.active.baseOffset);
-    }
     if (report.actions.length) sink.info({ dir, report: report.actions }, clean ? 'opened partition log' : 'recovered partition log');
     log.loadProducerState();
     log.publishSegmentsChange(() => {});
@@ -688,12 +689,7 @@ export class PartitionLog {
       entry.done = true;
       this.advanceRecoveryPoint();
     };
-    for (const f of files) {
-      fs.open(f, 'r', (err, fd) => {
-        if (err) return finish(err);
-        fs.fdatasync(fd, (syncErr) => fs.close(fd, () => finish(syncErr)));
-      });
-    }
+    for (const f of files) syncFileInBackground(f, finish);
   }
 
   /** Syncs, in this thread, every rolled segment whose background sync has not finished. */
@@ -702,17 +698,11 @@ export class PartitionLog {
     for (const entry of this.sealedSyncs) {
       if (entry.done) continue;
       for (const f of entry.files) {
-        let fd: number;
         try {
-          fd = fs.openSync(f, 'r');
+          syncFile(f);
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
           throw e;
-        }
-        try {
-          fs.fdatasyncSync(fd);
-        } finally {
-          fs.closeSync(fd);
         }
       }
       entry.done = true;

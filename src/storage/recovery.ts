@@ -4,16 +4,20 @@
  * Rules (see PartitionLog.open):
  *  - `.cleaned` files are deleted, `.deleted` and `.tmp` files are deleted, `.swap` files are completed (the
  *    segments they replace are deleted and the swap renamed into place) — Kafka's rules.
- *  - With the clean-shutdown marker: nothing is read but sizes, names, the last index entry of the last segment
- *    and a short scan from it. Missing or out-of-bounds indexes are rebuilt.
+ *  - With the clean-shutdown marker: every segment gets the cheap check below, and nothing more unless it
+ *    fails. For sealed segments it reads only the last index entries and the bytes after the last one; for the
+ *    last segment it checks its whole (small) indexes too. The marker says where the log ended; offsets below
+ *    that which are gone (a cut at a batch boundary) are reported.
  *  - Without it: every segment from the recovery point on is validated batch by batch (structure, CRC, offsets
  *    strictly increasing, relative offsets in range) and its indexes rebuilt. Segments below the recovery point
- *    (synced and trimmed at roll) get a cheap check: index sanity plus a CRC scan from their last index entry to
- *    their end; a failure there escalates to a full scan.
+ *    (synced and trimmed at roll) get the cheap check.
+ *  - The cheap check: sane indexes, the last index entry naming the batch at its position, and valid batches
+ *    (CRC included) from there exactly to the file's end. A failure escalates to a full scan of the segment.
  *  - An invalid batch in the last segment cuts the log there (a torn tail after a crash; zero bytes of the
  *    preallocated tail simply end the log). An invalid batch in an earlier segment is reported with file and
  *    position through sink.error; `onCorruption: 'refuse'` (default) then fails the open with
  *    StorageCorruptionError, `'truncate'` keeps the data before it and deletes everything after.
+ *  - Every segment scanned is synced before the caller moves the recovery point past it.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -31,6 +35,8 @@ import {
   listSegmentBases,
   parseSegmentLogName,
   segmentFileName,
+  syncFile,
+  fdatasyncFd,
   unlinkIfExists,
 } from './files.js';
 import { IndexFile, OFFSET_INDEX_ENTRY, TIME_INDEX_ENTRY, checkOffsetIndex, checkTimeIndex } from './offset-index.js';
@@ -44,8 +50,13 @@ export class StorageCorruptionError extends SluiceError {
   readonly file: string;
   readonly position: number;
   readonly report: RecoveryReport;
-  constructor(file: string, position: number, reason: string, report: RecoveryReport) {
-    super('STORAGE', `corrupt log segment ${file} at byte ${position}: ${reason}; refusing to open (data after it would be lost; reopen with onCorruption 'truncate' to keep the data before it)`);
+  constructor(file: string, position: number, reason: string, report: RecoveryReport, dir?: string) {
+    super(
+      'STORAGE',
+      `corrupt log segment ${dir ? path.join(dir, file) : file} at byte ${position}: ${reason}; refusing to open the partition ` +
+        `(the data after it would be lost). The 'truncate' corruption policy keeps the data before it and deletes the rest: ` +
+        `onCorruption: 'truncate', or \`sluice start --on-corruption truncate\`; \`sluice verify\` lists every problem`,
+    );
     this.name = 'StorageCorruptionError';
     this.file = file;
     this.position = position;
@@ -231,13 +242,36 @@ export function installIndexes(seg: LogSegment, built: { offsetIndex: Buffer; ti
     const fd = fs.openSync(file, 'w');
     try {
       if (content.length) fs.writeSync(fd, content);
-      fs.fdatasyncSync(fd);
+      fdatasyncFd(fd, file);
     } finally {
       fs.closeSync(fd);
     }
   }
   seg.offsetIndex = IndexFile.openSealed(seg.offsetIndex.file, OFFSET_INDEX_ENTRY);
   seg.timeIndex = IndexFile.openSealed(seg.timeIndex.file, TIME_INDEX_ENTRY);
+}
+
+/** Bytes [from, from + length) of a file (fewer if it is shorter). */
+function readRange(file: string, from: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  const fd = fs.openSync(file, 'r');
+  try {
+    let got = 0;
+    while (got < length) {
+      const n = fs.readSync(fd, buf, got, length - got, from + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Entries [from, entries) of an index file (whole entries only): read, not mapped, when only the last few. */
+function indexEntries(idx: IndexFile, from: number): Buffer {
+  const bytes = from === 0 ? idx.buffer() : readRange(idx.file, from * idx.entrySize, (idx.entries - from) * idx.entrySize);
+  return bytes.subarray(0, bytes.length - (bytes.length % idx.entrySize));
 }
 
 /** A read-only mapping of a whole file (empty Buffer for an empty file). */
@@ -302,8 +336,15 @@ export function cleanupLeftovers(dir: string, sink: LogSink, report: RecoveryRep
 export interface RecoverOptions {
   dir: string;
   segments: LogSegment[];
+  /**
+   * The directory was shut down cleanly: every segment, the last one too, gets the cheap check (a failed
+   * check escalates to a full scan of that segment). Otherwise segments from `recoveryPoint` on are scanned.
+   */
+  clean: boolean;
   /** Everything below this offset was synced and trimmed (segments based below it get the cheap check). */
   recoveryPoint: bigint;
+  /** The log end offset the clean-shutdown marker recorded, if any: offsets below it that are gone are reported. */
+  cleanEndOffset: bigint | null;
   indexIntervalBytes: number;
   segmentIndexBytes: number;
   onCorruption: CorruptionPolicy;
@@ -315,24 +356,57 @@ function indexFilesExist(seg: LogSegment): boolean {
   return fs.existsSync(seg.offsetIndex.file) && fs.existsSync(seg.timeIndex.file);
 }
 
-/** Cheap check of a synced segment: sane indexes and valid batches from the last index entry to the end. */
-function cheapCheck(seg: LogSegment, view: Buffer, segmentIndexBytes: number, indexIntervalBytes: number): string | null {
-  if (!indexFilesExist(seg)) return 'index file missing';
-  const oi = seg.offsetIndex;
-  const bad = checkOffsetIndex(oi.buffer(), oi.entries, seg.size);
-  if (bad) return `${path.basename(oi.file)}: ${bad}`;
-  const lastPos = oi.entries > 0 ? oi.buffer().readInt32BE((oi.entries - 1) * OFFSET_INDEX_ENTRY + 4) : 0;
-  const tail = scanSegment(view.subarray(lastPos), seg.size - lastPos, seg.baseOffset, seg.baseOffset - 1n, indexIntervalBytes, segmentIndexBytes);
-  if (tail.problem || tail.validEnd !== seg.size - lastPos) return `tail from byte ${lastPos} does not end at the file end`;
-  const ti = seg.timeIndex;
-  const badTime = checkTimeIndex(ti.buffer(), ti.entries, Number(tail.lastOffset - seg.baseOffset));
-  if (badTime) return `${path.basename(ti.file)}: ${badTime}`;
-  return null;
+/** A cheap check passed: the segment's exact next offset, found by the tail scan. */
+interface CheapCheckOk {
+  problem: null;
+  nextOffset: bigint;
 }
 
 /**
- * Validates segments after an unclean shutdown (see the module comment). Mutates `segments` (may drop
- * trailing ones) and the report. Each kept segment ends up with exact `size` and `nextOffset` and sane indexes.
+ * Cheap check of a segment: sane indexes and valid batches (CRC included) from the last index entry exactly
+ * to the file's end, the entry naming the batch found there, and (`activeTail`) no index entry missing over
+ * that tail. `wholeIndex` checks every index entry; otherwise only the last ones (a clean open of a sealed
+ * segment reads no more than that and the tail).
+ */
+function cheapCheck(seg: LogSegment, segmentIndexBytes: number, indexIntervalBytes: number, wholeIndex: boolean, activeTail: boolean): CheapCheckOk | { problem: string } {
+  if (!indexFilesExist(seg)) return { problem: 'index file missing' };
+  const oi = seg.offsetIndex;
+  const oiFrom = wholeIndex ? 0 : Math.max(0, oi.entries - 1);
+  const oiBuf = indexEntries(oi, oiFrom);
+  const bad = checkOffsetIndex(oiBuf, oiBuf.length / OFFSET_INDEX_ENTRY, seg.size);
+  if (bad) return { problem: `${path.basename(oi.file)}: ${bad}` };
+  const lastPos = oiBuf.length > 0 ? oiBuf.readInt32BE(oiBuf.length - OFFSET_INDEX_ENTRY + 4) : 0;
+  // a read is cheaper than a mapping for the few KiB a tail usually is; a long one (no index entry) is mapped
+  const tailBytes = seg.size - lastPos;
+  const bytes = tailBytes <= 1 << 20 ? readRange(seg.logFile, lastPos, tailBytes) : mapWholeFile(seg.logFile).subarray(lastPos, seg.size);
+  const tail = scanSegment(bytes, bytes.length, seg.baseOffset, seg.baseOffset - 1n, indexIntervalBytes, segmentIndexBytes);
+  if (tail.problem || tail.validEnd !== seg.size - lastPos) {
+    const at = lastPos + (tail.problem ? tail.problem.position : tail.validEnd);
+    return { problem: `tail from byte ${lastPos} does not end at the file end (${tail.problem ? tail.problem.reason : 'zero bytes'} at byte ${at} of ${seg.size})` };
+  }
+  if (oiBuf.length > 0) {
+    const rel = oiBuf.readInt32BE(oiBuf.length - OFFSET_INDEX_ENTRY);
+    const first = seg.batchAt(0, bytes);
+    if (first.lastOffset !== seg.baseOffset + BigInt(rel)) {
+      return { problem: `${path.basename(oi.file)}: last entry names offset ${seg.baseOffset + BigInt(rel)} but the batch at byte ${lastPos} ends at ${first.lastOffset}` };
+    }
+  }
+  // appends index every index.interval.bytes: an entry the tail should have is missing (a short index file).
+  // Only for the segment appends continue in: a sealed one reads correctly without it, and one indexed before
+  // index.interval.bytes was lowered would fail this on every open.
+  if (activeTail && tail.builder.finish(false).offsetIndex.length > 0) return { problem: `${path.basename(oi.file)}: entries missing after byte ${lastPos}` };
+  const ti = seg.timeIndex;
+  const tiFrom = wholeIndex ? 0 : Math.max(0, ti.entries - 1);
+  const tiBuf = indexEntries(ti, tiFrom);
+  const badTime = checkTimeIndex(tiBuf, tiBuf.length / TIME_INDEX_ENTRY, Number(tail.lastOffset - seg.baseOffset));
+  if (badTime) return { problem: `${path.basename(ti.file)}: ${badTime}` };
+  return { problem: null, nextOffset: tail.nextOffset };
+}
+
+/**
+ * Validates segments at open (see the module comment). Mutates `segments` (may drop trailing ones) and the
+ * report. Each kept segment ends up with exact `size` and `nextOffset` and sane indexes, and every segment
+ * that was scanned is synced (validated is not durable: a recovery point may only move past synced bytes).
  */
 export function recoverSegments(o: RecoverOptions): LogSegment[] {
   const { segments, report, sink } = o;
@@ -340,23 +414,22 @@ export function recoverSegments(o: RecoverOptions): LogSegment[] {
   for (let i = 0; i < segments.length; i++) {
     const seg = segments[i] as LogSegment;
     const isLast = i === segments.length - 1;
-    const fileSize = fs.statSync(seg.logFile).size;
-    const view = mapWholeFile(seg.logFile);
     const name = path.basename(seg.logFile);
-    let full = isLast || seg.baseOffset >= o.recoveryPoint;
+    const full = !o.clean && (isLast || seg.baseOffset >= o.recoveryPoint);
     let why: string | null = null;
     if (!full) {
-      why = cheapCheck(seg, view, o.segmentIndexBytes, o.indexIntervalBytes);
-      if (why) {
-        full = true;
-        report.actions.push(`${name}: ${why}; validating the whole segment`);
-      } else {
-        seg.nextOffset = -1n; // computed lazily from the index
+      const check = cheapCheck(seg, o.segmentIndexBytes, o.indexIntervalBytes, !o.clean || isLast, isLast);
+      if (check.problem === null) {
+        seg.nextOffset = check.nextOffset;
         prevLast = seg.nextOffset - 1n;
         continue;
       }
+      why = check.problem;
+      report.actions.push(`${name}: ${why}; validating the whole segment`);
     }
     report.scannedSegments++;
+    const view = mapWholeFile(seg.logFile);
+    const fileSize = view.length;
     const scan = scanSegment(view, fileSize, seg.baseOffset, prevLast, o.indexIntervalBytes, o.segmentIndexBytes);
     report.scannedBytes += scan.validEnd;
     const cutBytes = scan.garbageEnd - scan.validEnd;
@@ -369,19 +442,22 @@ export function recoverSegments(o: RecoverOptions): LogSegment[] {
         sink.error({ dir: o.dir, file: name, position, reason }, 'corrupt data in a log segment before the last one');
         if (o.onCorruption === 'refuse') {
           report.actions.push(`${name}: invalid batch at byte ${position} (${reason}); open refused`);
-          throw new StorageCorruptionError(name, position, reason, report);
+          throw new StorageCorruptionError(name, position, reason, report, o.dir);
         }
       }
       const laterBytes = segments.slice(i + 1).reduce((n, s) => n + s.size, 0);
       const lastLater = segments.length > i + 1 ? (segments[segments.length - 1] as LogSegment).nextOffset : null;
       const claimedEnd = scan.problem?.claimedLastOffset != null ? scan.problem.claimedLastOffset + 1n : scan.nextOffset;
-      const to = lastLater !== null && lastLater > claimedEnd ? lastLater : claimedEnd;
+      let to = lastLater !== null && lastLater > claimedEnd ? lastLater : claimedEnd;
+      if (o.cleanEndOffset !== null && o.cleanEndOffset > to) to = o.cleanEndOffset;
       report.truncatedBytes += cutBytes + laterBytes;
       if (to > scan.nextOffset) report.truncatedOffsets = { from: scan.nextOffset, to };
+      const dropped = to > scan.nextOffset ? `; offsets ${scan.nextOffset}..${to - 1n} dropped` : '';
       const line = `${name}: cut ${cutBytes} bytes at byte ${scan.validEnd} (${reason})` +
-        (segments.length > i + 1 ? `; deleted ${segments.length - i - 1} later segment(s), ${laterBytes} bytes` : '');
+        (segments.length > i + 1 ? `; deleted ${segments.length - i - 1} later segment(s), ${laterBytes} bytes` : '') + dropped;
       report.actions.push(line);
-      (isLast ? sink.warn : sink.error).call(sink, { dir: o.dir, file: name, position: scan.validEnd, bytes: cutBytes, reason }, 'truncated the log after invalid data');
+      const fields = { dir: o.dir, file: name, position: scan.validEnd, bytes: cutBytes, reason, ...(report.truncatedOffsets ? { offsets: { from: String(report.truncatedOffsets.from), to: String(report.truncatedOffsets.to) } } : {}) };
+      (isLast ? sink.warn : sink.error).call(sink, fields, 'truncated the log after invalid data');
       for (const later of segments.splice(i + 1)) {
         later.release();
         for (const f of [later.logFile, later.offsetIndex.file, later.timeIndex.file]) unlinkIfExists(f);
@@ -394,33 +470,23 @@ export function recoverSegments(o: RecoverOptions): LogSegment[] {
     }
     seg.size = scan.validEnd;
     seg.nextOffset = scan.nextOffset;
-    installIndexes(seg, scan.builder.finish(!isLast), report, why);
+    // a clean shutdown sealed every segment, the last one too (final time-index entry included)
+    installIndexes(seg, scan.builder.finish(!isLast || o.clean), report, why);
     seg.resetTimeBookkeeping(scan.builder.maxTimestamp, scan.builder.offsetOfMaxTimestamp);
     seg.firstBatchTimestamp = scan.builder.firstBatchTimestamp;
+    syncFile(seg.logFile);
     prevLast = scan.lastOffset;
     if (isLast || segments.length === i + 1) break;
   }
-  return segments;
-}
-
-/** Clean-open checks: only index files that are missing or point past their log are rebuilt. */
-export function checkIndexesQuick(seg: LogSegment, isLast: boolean, indexIntervalBytes: number, segmentIndexBytes: number, report: RecoveryReport): void {
-  let why: string | null = null;
-  if (!indexFilesExist(seg)) why = 'index file missing';
-  else if (isLast) {
-    const oi = seg.offsetIndex;
-    if (oi.entries > 0) {
-      const lastPos = oi.buffer().readInt32BE((oi.entries - 1) * OFFSET_INDEX_ENTRY + 4);
-      if (lastPos >= seg.size) why = `last entry points to byte ${lastPos}, beyond the log size ${seg.size}`;
-    }
+  const last = segments[segments.length - 1] as LogSegment;
+  if (o.cleanEndOffset !== null && last.nextOffset < o.cleanEndOffset && report.truncatedOffsets === null) {
+    // the files end on a batch boundary below where the log ended at shutdown: whole batches are gone
+    const name = path.basename(last.logFile);
+    const reason = `the log ends at offset ${last.nextOffset} but ended at ${o.cleanEndOffset} at the clean shutdown`;
+    report.corruptions.push({ file: name, position: last.size, reason, inTail: true });
+    report.truncatedOffsets = { from: last.nextOffset, to: o.cleanEndOffset };
+    report.actions.push(`${name}: ${reason}; offsets ${last.nextOffset}..${o.cleanEndOffset - 1n} are missing`);
+    sink.warn({ dir: o.dir, file: name, position: last.size, reason, offsets: { from: String(last.nextOffset), to: String(o.cleanEndOffset) } }, 'records missing from the end of the log');
   }
-  if (!why) return;
-  const view = mapWholeFile(seg.logFile);
-  const scan = scanSegment(view, seg.size, seg.baseOffset, seg.baseOffset - 1n, indexIntervalBytes, segmentIndexBytes);
-  report.scannedSegments++;
-  report.scannedBytes += scan.validEnd;
-  // A clean shutdown sealed every segment, the last one too (final time-index entry included).
-  installIndexes(seg, scan.builder.finish(true), report, why);
-  seg.resetTimeBookkeeping(scan.builder.maxTimestamp, scan.builder.offsetOfMaxTimestamp);
-  seg.nextOffset = scan.nextOffset;
+  return segments;
 }

@@ -19,7 +19,7 @@ import {
   LOG_OVERHEAD,
   MAX_TIMESTAMP_OFFSET,
 } from '../record/batch-header.js';
-import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segmentFileName } from './files.js';
+import { INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, fdatasyncFd, segmentFileName } from './files.js';
 import { IndexFile, OFFSET_INDEX_ENTRY, TIME_INDEX_ENTRY, lookupOffsetIndex } from './offset-index.js';
 
 export type IoMode = 'mmap' | 'pwrite';
@@ -343,12 +343,12 @@ export class LogSegment {
 
   /** fdatasync of the .log only (indexes are rebuilt by recovery, so a group commit needs just this). */
   syncData(): void {
-    if (this.fd >= 0) fs.fdatasyncSync(this.fd);
+    if (this.fd >= 0) fdatasyncFd(this.fd, this.logFile);
   }
 
   /** fdatasync of the .log and both indexes (also writes back dirty pages of the shared mappings). */
   sync(): void {
-    if (this.fd >= 0) fs.fdatasyncSync(this.fd);
+    if (this.fd >= 0) fdatasyncFd(this.fd, this.logFile);
     this.offsetIndex.sync();
     this.timeIndex.sync();
   }
@@ -364,7 +364,7 @@ export class LogSegment {
     this.wmap = null; // never touched again: the file shrinks below its length next
     this.rmap = null;
     fs.ftruncateSync(this.fd, this.size);
-    if (sync) fs.fdatasyncSync(this.fd);
+    if (sync) fdatasyncFd(this.fd, this.logFile);
     fs.closeSync(this.fd);
     this.fd = -1;
     this.offsetIndex.seal(sync);

@@ -81,3 +81,10 @@ test('port 0 advertises the port actually bound', () => {
   assert.equal(resolveBrokerConfig({ 'listeners': 'PLAINTEXT://127.0.0.1:0' }).advertisedPort, null);
   assert.equal(resolveBrokerConfig({ 'listeners': 'PLAINTEXT://127.0.0.1:0', 'advertised.listeners': 'PLAINTEXT://h:9' }).advertisedPort, 9);
 });
+
+test('sluice.log.on.corruption: refuse by default, truncate on request, nothing else', () => {
+  assert.equal(resolveBrokerConfig({}).onCorruption, 'refuse');
+  assert.equal(resolveBrokerConfig({ 'sluice.log.on.corruption': 'truncate' }).onCorruption, 'truncate');
+  assert.equal(resolveBrokerConfig(configFromEnv({ SLUICE_SLUICE_LOG_ON_CORRUPTION: 'truncate' })).onCorruption, 'truncate');
+  assert.throws(() => resolveBrokerConfig({ 'sluice.log.on.corruption': 'ignore' }), (e: unknown) => e instanceof ConfigError && e.key === 'sluice.log.on.corruption');
+});

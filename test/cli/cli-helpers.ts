@@ -62,12 +62,17 @@ export interface TestBroker {
   port: number;
   bootstrap: string;
   dataDir: string;
-  /** The broker process's id (to read its memory from /proc). */
-  pid: number;
-  /** What the broker has written to stderr so far (its log, at --log-level warn). */
+  /** The broker process's id (to read its memory from /proc); a restart changes it. */
+  readonly pid: number;
+  /** What the broker wrote on stderr since it last started (its log, at --log-level warn). */
   stderr(): string;
   /** `sluice` with `--bootstrap-server` of this broker appended. */
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /**
+   * Stops the broker with `signal` (its data stays), runs `between` (e.g. to damage a file), and starts it
+   * again on the same data dir, port and config, with `args` added to `sluice start`. Rejects if it exits.
+   */
+  restart(opts?: { signal?: NodeJS.Signals; between?: () => void | Promise<void>; args?: readonly string[] }): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -95,30 +100,11 @@ async function startOnce(port: number, extraConfig: Record<string, string>, open
     ...extraConfig,
   };
   writeFileSync(join(dir, 'broker.properties'), Object.entries(props).map(([k, v]) => `${k}=${v}\n`).join(''));
-  const argv = [process.execPath, SLUICE_BIN, 'start', '--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'];
-  // With an open-file limit: the shell sets it and execs node, so the pid is the broker's.
-  const child: ChildProcess =
-    openFileLimit === undefined
-      ? spawn(argv[0]!, argv.slice(1), { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-      : spawn('/bin/sh', ['-c', `ulimit -n ${openFileLimit} && exec "$@"`, 'sh', ...argv], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  let err = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  const argv = (args: readonly string[]): string[] =>
+    ['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn', ...args];
+  let proc: SluiceProcess;
   try {
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`broker did not start: ${out} ${err}`)), 20_000);
-      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-        out += d;
-        if (/listening on /.test(out)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`broker exited with ${code}: ${out} ${err}`));
-      });
-    });
+    proc = await startSluice(argv([]), {}, { openFileLimit });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -128,15 +114,18 @@ async function startOnce(port: number, extraConfig: Record<string, string>, open
     port,
     bootstrap,
     dataDir,
-    pid: child.pid!,
-    stderr: () => err,
+    get pid() {
+      return proc.pid;
+    },
+    stderr: () => proc.stderr(),
     run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
+    async restart({ signal = 'SIGTERM', between, args = [] } = {}) {
+      await proc.stop(signal);
+      await between?.();
+      proc = await startSluice(argv(args), {}, { openFileLimit });
+    },
     async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await proc.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -148,13 +137,21 @@ export interface SluiceProcess {
   pid: number;
   /** stderr so far. */
   stderr(): string;
-  /** SIGTERM (if still running) and the exit code with all of stderr. */
-  stop(): Promise<{ code: number | null; stderr: string }>;
+  /** Sends `signal` (SIGTERM by default) if it still runs; resolves with the exit code and all of stderr. */
+  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stderr: string }>;
 }
 
-/** Starts `sluice start ...args` with `env` added to this process's environment; resolves once the ready line is out. */
-export async function startSluice(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<SluiceProcess> {
-  const child = spawn(process.execPath, [SLUICE_BIN, 'start', ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Starts `sluice start ...args` with `env` added to this process's environment; resolves once the ready line is
+ * out, rejects if it exits first. With `openFileLimit` a shell sets that limit and execs node (the pid is the broker's).
+ */
+export async function startSluice(args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { openFileLimit?: number | undefined } = {}): Promise<SluiceProcess> {
+  const argv = [process.execPath, SLUICE_BIN, 'start', ...args];
+  const spawnOpts = { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, ...env } };
+  const child: ChildProcess =
+    opts.openFileLimit === undefined
+      ? spawn(argv[0]!, argv.slice(1), spawnOpts)
+      : spawn('/bin/sh', ['-c', `ulimit -n ${opts.openFileLimit} && exec "$@"`, 'sh', ...argv], spawnOpts);
   let out = '';
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
@@ -177,8 +174,8 @@ export async function startSluice(args: readonly string[], env: NodeJS.ProcessEn
     ready,
     pid: child.pid!,
     stderr: () => err,
-    async stop() {
-      if (child.exitCode === null) child.kill('SIGTERM');
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return { code: await exited, stderr: err };
     },
   };

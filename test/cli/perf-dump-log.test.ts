@@ -124,7 +124,7 @@ test('dump-log errors: missing file exit 1 in one line, no argument exit 2', asy
   assert.match(r.stderr, /^sluice dump-log: cannot read .*nope\.log: no such file\n$/);
   r = await runSluice(['dump-log', tmp]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /is a directory/);
+  assert.match(r.stderr, /is a directory \(`sluice verify` checks a whole data directory\)/);
   r = await runSluice(['dump-log']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /missing PATH argument/);

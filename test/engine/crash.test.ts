@@ -1,8 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { createInterface } from 'node:readline';
 import { Sluice } from '../../src/index.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
+import { RECOVERY_POINT_FILE, observeDurability, type DurabilityEvent } from '../../src/storage/index.js';
+import { config } from '../storage/helpers.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import { batchHash, idemBatch } from './fixtures/crash-writer.js';
 import { tempDir } from './helpers.js';
@@ -71,6 +76,47 @@ test('kill -9: every acks=all append survives, reads never see a torn batch', { 
       await s.close();
     }
     assert.ok(acked.length > 100, `only ${acked.length} acknowledged appends over ${rounds} rounds`);
+  } finally {
+    cleanup();
+  }
+});
+
+test('kill -9, then open: every segment recovery validates is synced before the recovery point moves past it', { timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir('sluice-rp-crash-');
+  try {
+    const pdir = path.join(dir, 'crash-0');
+    const logs = (): string[] => (fs.existsSync(pdir) ? fs.readdirSync(pdir).filter((n) => n.endsWith('.log')).sort() : []);
+    const child = startChild(dir, 'acks', () => undefined);
+    const t0 = Date.now();
+    while (logs().length < 4 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 20));
+    child.kill('SIGKILL');
+    await killed(child);
+    assert.ok(logs().length >= 4, `only ${logs().length} segments before the kill`);
+    // What a kill leaves when no rolled segment's background sync had finished: no recovery point yet, so
+    // the open validates every segment, sealed ones included, from the page cache.
+    fs.rmSync(path.join(pdir, RECOVERY_POINT_FILE), { force: true });
+
+    const events: DurabilityEvent[] = [];
+    const stop = observeDurability((e) => events.push(e));
+    let log: PartitionLog;
+    try {
+      log = PartitionLog.open({ dir: pdir, config: config({ segmentBytes: 65536 }) });
+    } finally {
+      stop();
+    }
+    try {
+      const files = log.segments.map((s) => s.logFile);
+      assert.equal(log.recoveryReport.scannedSegments, files.length, 'every segment was validated');
+      const cp = events.findIndex((e) => e.op === 'checkpoint' && path.basename(e.file) === RECOVERY_POINT_FILE);
+      assert.ok(cp >= 0, 'the recovery point was written');
+      assert.equal((events[cp] as { offset: bigint }).offset, log.activeSegment.baseOffset);
+      for (const f of files) {
+        const synced = events.findIndex((e) => e.op === 'sync' && e.file === f);
+        assert.ok(synced >= 0 && synced < cp, `${path.basename(f)} synced before the recovery point moved past it (sync #${synced}, checkpoint #${cp})`);
+      }
+    } finally {
+      log.close();
+    }
   } finally {
     cleanup();
   }

@@ -196,7 +196,7 @@ test('corruption in an earlier segment: refused with file and position, or trunc
   }
 });
 
-test('clean open trusts the marker but rebuilds a missing or out-of-bounds index; leftovers are cleaned', () => {
+test('clean open rebuilds a missing or out-of-bounds index; leftovers are cleaned', () => {
   const dir = tempDir();
   try {
     const { log, written } = buildOpenLog(dir);
@@ -239,6 +239,229 @@ test('an empty directory and a directory with only a .log file', () => {
     assert.deepEqual([lone.logStartOffset, lone.logEndOffset], [100n, 105n]);
     assert.ok(lone.read(100n, { maxBytes: 1 << 20 }).records.equals(b));
     lone.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+// ---- opening with the clean-shutdown marker: the marker does not vouch for the files' contents
+
+/** A log of several segments, closed cleanly; the batches appended, in order. */
+function buildClosedLog(dir: string, batches = 40): Buffer[] {
+  const { log, written } = buildOpenLog(dir, batches);
+  assert.ok(log.segments.length >= 3);
+  log.close();
+  assert.ok(fs.existsSync(path.join(dir, 'clean-shutdown')));
+  return written;
+}
+
+/** Offsets of a batch as appended. */
+function span(b: Buffer): { base: bigint; last: bigint } {
+  const d = decodeBatches(b)[0]!;
+  return { base: d.baseOffset, last: d.lastOffset };
+}
+
+/** Every offset below the log end is readable, and an append is acknowledged at the log end and readable. */
+function assertFetchable(log: PartitionLog): void {
+  for (let o = log.logStartOffset; o < log.logEndOffset; o++) {
+    const b = decodeBatches(log.read(o, { maxBytes: 1 }).records)[0];
+    assert.ok(b && b.baseOffset <= o && o <= b.lastOffset, `offset ${o} is readable`);
+  }
+  const end = log.logEndOffset;
+  const info = log.append(makeBatch(2, { tag: 'after' }), { assignOffsets: true });
+  assert.equal(info.firstOffset, end);
+  const got = decodeBatches(log.read(end, { maxBytes: 1 << 20 }).records);
+  assert.equal(got.length, 1);
+  assert.equal(got[0]?.baseOffset, end);
+  assert.equal(got[0]?.records[0]?.value?.toString(), 'after-0');
+  assert.equal(log.highWatermark, end + 2n);
+}
+
+/** Position of the last entry of a segment's offset index. */
+function lastIndexPosition(indexFile: string): number {
+  const b = fs.readFileSync(indexFile);
+  assert.ok(b.length >= 8, 'the index has entries');
+  return b.readInt32BE(b.length - 4);
+}
+
+test('clean marker, active segment cut inside the batch its last index entry points to: the log ends at the last whole batch, the cut is reported', () => {
+  const dir = tempDir();
+  try {
+    const written = buildClosedLog(dir);
+    const file = activeLogFile(dir);
+    const name = path.basename(file);
+    const pos = lastIndexPosition(file.replace(/\.log$/, '.index'));
+    // the batch at `pos` and everything after it are gone after the cut
+    let at = 0;
+    const kept: Buffer[] = [];
+    const segBase = BigInt(name.slice(0, 20));
+    for (const b of written) {
+      if (span(b).base < segBase) continue;
+      if (at >= pos) break;
+      kept.push(b);
+      at += b.length;
+    }
+    const cutBase = span(written[written.indexOf(kept.at(-1)!) + 1]!).base;
+    fs.truncateSync(file, pos + 20);
+    const sink = recordingSink();
+    const re = PartitionLog.open({ dir, config: CFG, sink });
+    const rep = re.recoveryReport;
+    assert.equal(re.logEndOffset, cutBase, 'the end of the last whole batch, not the segment base');
+    assert.equal(rep.clean, true);
+    assert.deepEqual(rep.corruptions.map((c) => [c.file, c.position, c.inTail]), [[name, pos, true]]);
+    assert.equal(rep.truncatedBytes, 20);
+    assert.deepEqual(rep.truncatedOffsets, { from: cutBase, to: span(written.at(-1)!).last + 1n }, 'the marker knows where the log ended');
+    const warn = sink.lines.find((l) => l.level === 'warn');
+    assert.ok(warn && /truncated/.test(warn.msg));
+    assert.deepEqual(warn.obj, {
+      dir,
+      file: name,
+      position: pos,
+      bytes: 20,
+      reason: (warn.obj as { reason: string }).reason,
+      offsets: { from: String(cutBase), to: String(span(written.at(-1)!).last + 1n) },
+    });
+    assert.equal(fs.statSync(file).size, 1500, 'cut, then preallocated again');
+    assertFetchable(re);
+    re.close();
+    // the cut is durable: the next clean open finds nothing to report
+    const again = PartitionLog.open({ dir, config: CFG });
+    assert.deepEqual(again.recoveryReport.corruptions, []);
+    assert.equal(again.recoveryReport.scannedSegments, 0);
+    again.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test('clean marker, garbage after the last batch is cut and reported; zero bytes after it are only trimmed', () => {
+  const dir = tempDir();
+  try {
+    const written = buildClosedLog(dir);
+    const file = activeLogFile(dir);
+    const size = fs.statSync(file).size;
+    fs.appendFileSync(file, Buffer.alloc(300, 0xab));
+    const re = PartitionLog.open({ dir, config: CFG, sink: recordingSink() });
+    assert.equal(re.logEndOffset, span(written.at(-1)!).last + 1n);
+    assert.deepEqual(re.recoveryReport.corruptions.map((c) => [c.file, c.position]), [[path.basename(file), size]]);
+    assert.equal(re.recoveryReport.truncatedBytes, 300);
+    assert.ok(allBytes(re).equals(Buffer.concat(written)));
+    re.close();
+
+    fs.appendFileSync(file, Buffer.alloc(4096));
+    const z = PartitionLog.open({ dir, config: CFG, sink: recordingSink() });
+    assert.deepEqual(z.recoveryReport.corruptions, []);
+    assert.equal(z.recoveryReport.truncatedBytes, 0);
+    assert.equal(z.logEndOffset, re.logEndOffset);
+    assertFetchable(z);
+    z.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test('clean marker, active segment cut exactly at a batch boundary: the missing offsets are reported', () => {
+  const dir = tempDir();
+  try {
+    const written = buildClosedLog(dir);
+    const file = activeLogFile(dir);
+    const last = written.at(-1)!;
+    fs.truncateSync(file, fs.statSync(file).size - last.length);
+    const sink = recordingSink();
+    const re = PartitionLog.open({ dir, config: CFG, sink });
+    assert.equal(re.logEndOffset, span(last).base);
+    assert.deepEqual(re.recoveryReport.truncatedOffsets, { from: span(last).base, to: span(last).last + 1n });
+    assert.equal(re.recoveryReport.corruptions[0]?.file, path.basename(file));
+    assert.ok(sink.lines.some((l) => l.level === 'warn' && /missing/.test(l.msg)));
+    assertFetchable(re);
+    re.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test('clean marker, damaged indexes of the active segment are rebuilt: past the end, naming the wrong batch, missing, short', () => {
+  const damages: Array<[string, (base: string) => void]> = [
+    ['entry past the file end', (b) => fs.appendFileSync(b + '.index', Buffer.from([0, 0, 0x7f, 0, 0, 0, 0x7f, 0]))],
+    ['last entry names another batch', (b) => {
+      const idx = fs.readFileSync(b + '.index');
+      idx.writeInt32BE(idx.readInt32BE(idx.length - 8) + 1, idx.length - 8);
+      fs.writeFileSync(b + '.index', idx);
+    }],
+    ['missing .index', (b) => fs.unlinkSync(b + '.index')],
+    ['short .index', (b) => fs.truncateSync(b + '.index', 0)],
+    ['missing .timeindex', (b) => fs.unlinkSync(b + '.timeindex')],
+  ];
+  for (const [what, damage] of damages) {
+    const dir = tempDir();
+    try {
+      const written = buildClosedLog(dir);
+      const base = activeLogFile(dir).replace(/\.log$/, '');
+      const before = fs.readFileSync(base + '.index');
+      damage(base);
+      const re = PartitionLog.open({ dir, config: CFG });
+      assert.ok(re.recoveryReport.rebuiltIndexes.length > 0, `${what}: rebuilt`);
+      assert.deepEqual(re.recoveryReport.corruptions, [], what);
+      assert.equal(re.logEndOffset, span(written.at(-1)!).last + 1n, what);
+      assert.ok(allBytes(re).equals(Buffer.concat(written)), what);
+      re.close();
+      assert.ok(fs.readFileSync(base + '.index').equals(before), `${what}: the same entries as appends made`);
+      const again = PartitionLog.open({ dir, config: CFG });
+      assertFetchable(again);
+      again.close();
+    } finally {
+      rmDir(dir);
+    }
+  }
+});
+
+test('clean marker, a sealed segment whose size disagrees with its index: refused with file and byte, or cut there on request; an intact clean open scans nothing', () => {
+  for (const change of ['shorter', 'longer'] as const) {
+    const dir = tempDir();
+    try {
+      buildClosedLog(dir);
+      const intact = PartitionLog.open({ dir, config: CFG });
+      assert.equal(intact.recoveryReport.scannedSegments, 0, 'sealed segments are not scanned');
+      assert.equal(intact.recoveryReport.scannedBytes, 0);
+      intact.close();
+      const victim = path.join(dir, segmentFiles(dir)[1]!);
+      const name = path.basename(victim);
+      const size = fs.statSync(victim).size;
+      let lastBatch = 0;
+      const bytes = fs.readFileSync(victim);
+      for (let p = 0; p < size; p += bytes.readInt32BE(p + 8) + 12) lastBatch = p;
+      if (change === 'shorter') fs.truncateSync(victim, size - 10);
+      else fs.appendFileSync(victim, Buffer.alloc(100, 0x5a));
+      const keep = dir + '-keep';
+      snapshotDir(dir, keep);
+      const sink = recordingSink();
+      assert.throws(
+        () => PartitionLog.open({ dir, config: CFG, sink }),
+        (e: unknown) => e instanceof StorageCorruptionError && e.file === name && e.position === (change === 'shorter' ? lastBatch : size) && /truncate/.test(e.message),
+      );
+      assert.ok(sink.lines.some((l) => l.level === 'error' && (l.obj as { file: string }).file === name));
+      const re = PartitionLog.open({ dir: keep, config: CFG, onCorruption: 'truncate', sink: recordingSink() });
+      assert.equal(re.segments.length, 2, 'later segments are deleted');
+      assert.equal(re.recoveryReport.corruptions[0]?.file, name);
+      assertFetchable(re);
+      re.close();
+      rmDir(keep);
+    } finally {
+      rmDir(dir);
+    }
+  }
+});
+
+test('clean open after index.interval.bytes was lowered: sealed segments are not rescanned', () => {
+  const dir = tempDir();
+  try {
+    const written = buildClosedLog(dir, 60);
+    const re = PartitionLog.open({ dir, config: { ...CFG, indexIntervalBytes: 20 } });
+    assert.ok(re.segments.length >= 4);
+    assert.ok(re.recoveryReport.scannedSegments <= 1, `scanned ${re.recoveryReport.scannedSegments} segments`);
+    assert.deepEqual(re.recoveryReport.corruptions, []);
+    assert.ok(allBytes(re).equals(Buffer.concat(written)));
+    re.close();
   } finally {
     rmDir(dir);
   }

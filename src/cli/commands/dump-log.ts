@@ -36,6 +36,12 @@ export interface ScannedBatch {
   crcValid: boolean;
 }
 
+/** Something wrong in a segment file: the byte it starts at (in that file) and what it is. */
+export interface FileProblem {
+  position: number;
+  message: string;
+}
+
 /** Windowed positional reads over a file. */
 class FileWindow {
   private buf = Buffer.alloc(0);
@@ -76,7 +82,7 @@ function openFile(file: string): { fd: number; size: number } {
     return { fd: fs.openSync(file, 'r'), size: st.size };
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory (`sluice verify` checks a whole data directory)' : err.message;
     throw new Error(`cannot read ${file}: ${why}`);
   }
 }
@@ -97,11 +103,11 @@ function preview(b: Buffer | null, max: number): string {
 export function scanLog(
   file: string,
   onBatch?: (line: string, batch: ScannedBatch, bytes: Buffer) => void,
-): { batches: ScannedBatch[]; problems: string[]; validBytes: number; fileSize: number; tail: string } {
+): { batches: ScannedBatch[]; problems: FileProblem[]; validBytes: number; fileSize: number; tail: string } {
   const { fd, size } = openFile(file);
   const win = new FileWindow(fd, size);
   const batches: ScannedBatch[] = [];
-  const problems: string[] = [];
+  const problems: FileProblem[] = [];
   let pos = 0;
   let tail = 'end of file';
   let prevLast = -1n;
@@ -112,7 +118,7 @@ export function scanLog(
         if (isZero(head)) tail = `zero bytes from position ${pos} (preallocated, unwritten)`;
         else {
           tail = `truncated batch header at position ${pos}`;
-          problems.push(`position ${pos}: ${head.length} trailing bytes, too short for a batch header`);
+          problems.push({ position: pos, message: `${head.length} trailing bytes, too short for a batch header` });
         }
         break;
       }
@@ -123,12 +129,12 @@ export function scanLog(
       const batchLength = head.readInt32BE(BATCH_LENGTH_OFFSET);
       const total = batchLength + LOG_OVERHEAD;
       if (batchLength < BATCH_HEADER_SIZE - LOG_OVERHEAD) {
-        problems.push(`position ${pos}: batch length ${batchLength} is smaller than a batch header; stopping`);
+        problems.push({ position: pos, message: `batch length ${batchLength} is smaller than a batch header; stopping` });
         tail = `invalid batch at position ${pos}`;
         break;
       }
       if (pos + total > size) {
-        problems.push(`position ${pos}: batch of ${total} bytes runs past the end of the file (${size - pos} bytes left)`);
+        problems.push({ position: pos, message: `batch of ${total} bytes runs past the end of the file (${size - pos} bytes left)` });
         tail = `truncated batch at position ${pos}`;
         break;
       }
@@ -137,9 +143,9 @@ export function scanLog(
       const crcValid = h.magic === 2 && computeBatchCrc(bytes, 0, total) === h.crc;
       const lastOffset = h.baseOffset + BigInt(h.lastOffsetDelta);
       const b: ScannedBatch = { position: pos, size: total, baseOffset: h.baseOffset, lastOffset, maxTimestamp: h.maxTimestamp, count: h.recordCount, crcValid };
-      if (h.magic !== 2) problems.push(`position ${pos}: magic ${h.magic} (only v2 batches are written by Sluice)`);
-      else if (!crcValid) problems.push(`position ${pos}: CRC mismatch (stored ${h.crc}, computed ${computeBatchCrc(bytes, 0, total)})`);
-      if (h.baseOffset <= prevLast) problems.push(`position ${pos}: base offset ${h.baseOffset} does not follow the previous batch's last offset ${prevLast}`);
+      if (h.magic !== 2) problems.push({ position: pos, message: `magic ${h.magic} (only v2 batches are written by Sluice)` });
+      else if (!crcValid) problems.push({ position: pos, message: `CRC mismatch (stored ${h.crc}, computed ${computeBatchCrc(bytes, 0, total)})` });
+      if (h.baseOffset <= prevLast) problems.push({ position: pos, message: `base offset ${h.baseOffset} does not follow the previous batch's last offset ${prevLast}` });
       prevLast = lastOffset;
       batches.push(b);
       if (onBatch) {
@@ -186,7 +192,7 @@ function deepLines(bytes: Buffer, maxChars: number): string[] {
   return out;
 }
 
-interface IndexEntry {
+export interface IndexEntry {
   offset: bigint;
   /** .index: file position; .timeindex: timestamp. */
   value: bigint;
@@ -198,17 +204,17 @@ function baseOffsetOf(file: string): bigint | null {
   return m ? BigInt(m[1]!) : null;
 }
 
-function readIndex(file: string, kind: 'offset' | 'time'): { entries: IndexEntry[]; problems: string[]; fileSize: number; zeroFirst: boolean; base: bigint } {
+export function readIndex(file: string, kind: 'offset' | 'time'): { entries: IndexEntry[]; problems: FileProblem[]; fileSize: number; zeroFirst: boolean; base: bigint } {
   const entrySize = kind === 'offset' ? 8 : 12;
   const { fd, size } = openFile(file);
   const win = new FileWindow(fd, size);
   const base = baseOffsetOf(file);
-  const problems: string[] = [];
-  if (base === null) problems.push(`file name is not <20-digit base offset>${path.extname(file)}; offsets shown are relative`);
+  const problems: FileProblem[] = [];
+  if (base === null) problems.push({ position: 0, message: `file name is not <20-digit base offset>${path.extname(file)}; offsets shown are relative` });
   const entries: IndexEntry[] = [];
   let zeroFirst = false;
   try {
-    if (size % entrySize !== 0) problems.push(`size ${size} is not a multiple of the entry size ${entrySize}`);
+    if (size % entrySize !== 0) problems.push({ position: size - (size % entrySize), message: `size ${size} is not a multiple of the entry size ${entrySize}` });
     for (let i = 0; (i + 1) * entrySize <= size; i++) {
       const e = win.read(i * entrySize, entrySize);
       // the preallocated tail is zeros. An all-zero first entry (offset base, position 0) is ambiguous: the
@@ -226,8 +232,13 @@ function readIndex(file: string, kind: 'offset' | 'time'): { entries: IndexEntry
   return { entries, problems, fileSize: size, zeroFirst: zeroFirst && kind === 'offset', base: base ?? 0n };
 }
 
-function checkIndex(kind: 'offset' | 'time', entries: IndexEntry[], batches: ScannedBatch[] | null): string[] {
-  const problems: string[] = [];
+/** Checks index entries against the log's batches; a problem's position is its entry's byte in the index file. */
+export function checkIndex(kind: 'offset' | 'time', entries: IndexEntry[], batches: ScannedBatch[] | null): FileProblem[] {
+  const entrySize = kind === 'offset' ? 8 : 12;
+  const problems: FileProblem[] = [];
+  const add = (i: number, message: string): void => {
+    problems.push({ position: i * entrySize, message: `entry ${i}: ${message}` });
+  };
   const byPos = batches ? new Map(batches.map((b) => [b.position, b])) : null;
   // running max timestamp per batch, to check time entries (maxTimestampSoFar, offset)
   const maxSoFar: bigint[] = [];
@@ -254,21 +265,21 @@ function checkIndex(kind: 'offset' | 'time', entries: IndexEntry[], batches: Sca
   let prev: IndexEntry | null = null;
   for (const [i, e] of entries.entries()) {
     if (prev) {
-      if (kind === 'offset' && e.offset <= prev.offset) problems.push(`entry ${i}: offset ${e.offset} is not greater than the previous entry's ${prev.offset}`);
-      if (kind === 'offset' && e.value <= prev.value) problems.push(`entry ${i}: position ${e.value} is not greater than the previous entry's ${prev.value}`);
-      if (kind === 'time' && e.offset < prev.offset) problems.push(`entry ${i}: offset ${e.offset} is smaller than the previous entry's ${prev.offset}`);
-      if (kind === 'time' && e.value < prev.value) problems.push(`entry ${i}: timestamp ${e.value} is smaller than the previous entry's ${prev.value}`);
+      if (kind === 'offset' && e.offset <= prev.offset) add(i, `offset ${e.offset} is not greater than the previous entry's ${prev.offset}`);
+      if (kind === 'offset' && e.value <= prev.value) add(i, `position ${e.value} is not greater than the previous entry's ${prev.value}`);
+      if (kind === 'time' && e.offset < prev.offset) add(i, `offset ${e.offset} is smaller than the previous entry's ${prev.offset}`);
+      if (kind === 'time' && e.value < prev.value) add(i, `timestamp ${e.value} is smaller than the previous entry's ${prev.value}`);
     }
     prev = e;
     if (!batches) continue;
     if (kind === 'offset') {
       const b = byPos!.get(Number(e.value));
-      if (!b) problems.push(`entry ${i}: position ${e.value} is not at a batch boundary of the log`);
-      else if (e.offset < b.baseOffset || e.offset > b.lastOffset) problems.push(`entry ${i}: offset ${e.offset} but the batch at position ${e.value} holds offsets ${b.baseOffset}..${b.lastOffset}`);
+      if (!b) add(i, `position ${e.value} is not at a batch boundary of the log`);
+      else if (e.offset < b.baseOffset || e.offset > b.lastOffset) add(i, `offset ${e.offset} but the batch at position ${e.value} holds offsets ${b.baseOffset}..${b.lastOffset}`);
     } else {
       const bi = findBatch(e.offset);
-      if (bi < 0) problems.push(`entry ${i}: offset ${e.offset} is not in the log`);
-      else if (maxSoFar[bi] !== e.value) problems.push(`entry ${i}: timestamp ${e.value} but the log's max timestamp up to offset ${e.offset} is ${maxSoFar[bi]}`);
+      if (bi < 0) add(i, `offset ${e.offset} is not in the log`);
+      else if (maxSoFar[bi] !== e.value) add(i, `timestamp ${e.value} but the log's max timestamp up to offset ${e.offset} is ${maxSoFar[bi]}`);
     }
   }
   return problems;
@@ -297,12 +308,13 @@ export const dumpLogCommand: CommandDef = {
     const out = ctx.stdout;
     out.write(`Dumping ${file}\n`);
     let problems: string[];
+    const at = (p: FileProblem): string => `position ${p.position}: ${p.message}`;
     if (ext === '.index' || ext === '.timeindex') {
       const kind = ext === '.index' ? 'offset' : 'time';
       const idx = readIndex(file, kind);
       const sibling = file.slice(0, -ext.length) + '.log';
       let batches: ScannedBatch[] | null = null;
-      problems = [...idx.problems];
+      problems = idx.problems.map((p) => p.message);
       if (fs.existsSync(sibling)) {
         const scan = scanLog(sibling);
         batches = scan.batches;
@@ -312,7 +324,7 @@ export const dumpLogCommand: CommandDef = {
         ctx.stderr.write(`note: no sibling ${path.basename(sibling)}: entries are not checked against the log\n`);
       }
       for (const e of idx.entries) out.write(kind === 'offset' ? `offset: ${e.offset} position: ${e.value}\n` : `timestamp: ${e.value} offset: ${e.offset}\n`);
-      problems.push(...checkIndex(kind, idx.entries, batches));
+      problems.push(...checkIndex(kind, idx.entries, batches).map((p) => p.message));
       out.write(`${idx.entries.length} entries (${idx.fileSize} bytes on disk)${batches ? `, checked against ${path.basename(sibling)} (${batches.length} batches)` : ''}\n`);
     } else {
       if (ext !== '.log') ctx.stderr.write(`note: ${path.basename(file)} has no .log/.index/.timeindex extension; reading it as a .log\n`);
@@ -322,7 +334,7 @@ export const dumpLogCommand: CommandDef = {
         records += b.count;
         if (deep && b.crcValid) for (const l of deepLines(bytes, maxChars)) out.write(l + '\n');
       });
-      problems = scan.problems;
+      problems = scan.problems.map(at);
       out.write(`${scan.batches.length} batches, ${records} records, ${scan.validBytes} bytes of batches in a ${scan.fileSize}-byte file; stopped at ${scan.tail}\n`);
     }
     if (problems.length === 0) {
