@@ -85,6 +85,6 @@ test('port 0 advertises the port actually bound', () => {
 test('sluice.log.on.corruption: refuse by default, truncate on request, nothing else', () => {
   assert.equal(resolveBrokerConfig({}).onCorruption, 'refuse');
   assert.equal(resolveBrokerConfig({ 'sluice.log.on.corruption': 'truncate' }).onCorruption, 'truncate');
-  assert.equal(resolveBrokerConfig(configFromEnv({ SLUICE_SLUICE_LOG_ON_CORRUPTION: 'truncate' })).onCorruption, 'truncate');
+  assert.equal(resolveBrokerConfig(configFromEnv({ SLUICE_CFG_SLUICE_LOG_ON_CORRUPTION: 'truncate' })).onCorruption, 'truncate');
   assert.throws(() => resolveBrokerConfig({ 'sluice.log.on.corruption': 'ignore' }), (e: unknown) => e instanceof ConfigError && e.key === 'sluice.log.on.corruption');
 });
