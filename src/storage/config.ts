@@ -54,7 +54,10 @@ const INT_KEYS: Readonly<Record<string, IntSpec>> = {
 
 const COMPRESSION_TYPES = new Set(['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd']);
 
-/** Accepted for compatibility, validated, kept in `otherConfigs`, otherwise ignored by the storage layer. */
+/**
+ * Validated and kept in `otherConfigs`; the storage layer ignores them (the message.timestamp.*.max.ms keys
+ * are read by the engine's produce checks).
+ */
 const IGNORED_KEYS: Readonly<Record<string, (v: string) => string | null>> = {
   'compression.type': (v) => (COMPRESSION_TYPES.has(v) ? null : `must be one of ${[...COMPRESSION_TYPES].join(', ')}`),
   'min.insync.replicas': (v) => intProblem(v, 1, INT_MAX),
@@ -187,6 +190,9 @@ export const TOPIC_CONFIG_DOCS: Readonly<Record<string, string>> = {
   'index.interval.bytes': 'Bytes of log between two sparse index entries.',
   'max.message.bytes': 'Largest record batch accepted (after compression).',
   'message.timestamp.type': 'CreateTime (the producer\'s) or LogAppendTime (set by the broker).',
+  'message.timestamp.before.max.ms': 'CreateTime topics refuse (INVALID_TIMESTAMP) a record older than this; default: no bound (Long.MAX_VALUE).',
+  'message.timestamp.after.max.ms': 'CreateTime topics refuse (INVALID_TIMESTAMP) a record dated this far in the future; default: no bound.',
+  'message.timestamp.difference.max.ms': 'Deprecated by Kafka: the bound of before.max.ms / after.max.ms when those are not set.',
   'min.cleanable.dirty.ratio': 'Compact when the not-yet-compacted share of the log reaches this.',
   'min.compaction.lag.ms': 'Records younger than this are not compacted.',
   'retention.bytes': 'Delete the oldest segments while the partition is larger than this; -1 = no limit.',
