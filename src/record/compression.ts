@@ -18,7 +18,6 @@ import {
   gzipCompress,
   gzipDecompress,
   lz4CompressFrame,
-  lz4DecompressBlock,
   lz4DecompressFrame,
   snappyCompressBlock,
   snappyDecompressBlock,
@@ -314,25 +313,99 @@ function lz4Decompress(data: Buffer, max: number): Buffer {
     }
     return lz4DecompressFrame(data);
   }
-  // Independent blocks (what Kafka clients write) are decoded one by one: the size is bounded exactly, and
-  // it is several times faster than lz4-napi's frame decoder. Checksums are not verified on this path; the
-  // batch CRC already covers these bytes.
-  const parts: Buffer[] = [];
+  // Independent blocks (what Kafka clients write) are decoded one by one, in JS, straight into one output
+  // buffer: the size is bounded exactly, and it measured ~4x faster per byte than lz4-napi's block decoder,
+  // which allocates (and zero-fills) each block's declared maximum, up to 4 MiB. Checksums are not verified on
+  // this path; the batch CRC already covers these bytes.
+  let room = 0;
+  for (const b of layout.blocks) room += b.compressed ? lz4BlockCapacity(b) : b.end - b.start;
+  const out = Buffer.allocUnsafe(Math.min(room, max));
   let total = 0;
   for (const frame of layout.frames) {
     const frameStart = total;
     for (let i = frame.firstBlock; i < frame.endBlock; i++) {
       const b = layout.blocks[i]!;
-      const part = b.compressed ? lz4DecompressBlock(data.subarray(b.start, b.end), lz4BlockCapacity(b)) : data.subarray(b.start, b.end);
-      total += part.length;
-      if (total > max) throw tooLarge('lz4', max);
-      parts.push(part);
+      if (b.compressed) {
+        total = lz4DecodeBlock(data, b.start, b.end, out, total, Math.min(out.length, total + b.maxSize), max);
+      } else {
+        if (b.end - b.start > out.length - total) throw tooLarge('lz4', max);
+        total += data.copy(out, total, b.start, b.end);
+      }
     }
     if (frame.contentSize >= 0n && BigInt(total - frameStart) !== frame.contentSize) {
       throw new CorruptRecordError(`lz4 frame declares ${frame.contentSize} content bytes but holds ${total - frameStart}`);
     }
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  // Keep no more memory alive than the records need (decoded values are views of this buffer).
+  return total < out.length / 2 ? Buffer.from(out.subarray(0, total)) : out.subarray(0, total);
+}
+
+/**
+ * Decodes one LZ4 block (src[start..end)) into out[pos..limit) and returns the new end. Every length and
+ * match offset is checked: corrupt input is CorruptRecordError, and so is output past `limit` (reported as
+ * over the `max`-byte bound when that bound is what `limit` is).
+ */
+function lz4DecodeBlock(src: Buffer, start: number, end: number, out: Buffer, pos: number, limit: number, max: number): number {
+  const blockStart = pos;
+  let s = start;
+  const corrupt = (what: string): never => {
+    throw new CorruptRecordError(`lz4 block: ${what}`, s);
+  };
+  const overflow = (): never => {
+    // Out of room: over the caller's bound when that is what ends the buffer, else past what the block may hold.
+    throw limit === out.length && out.length === max ? tooLarge('lz4', max) : corrupt('decodes past its block size');
+  };
+  while (s < end) {
+    const token = src[s++]!;
+    let lit = token >>> 4;
+    if (lit === 15) {
+      let b: number;
+      do {
+        if (s >= end) corrupt('truncated literal length');
+        b = src[s++]!;
+        lit += b;
+      } while (b === 255);
+    }
+    if (lit > end - s) corrupt('literals run past the block');
+    if (lit > limit - pos) overflow();
+    if (lit < 16) for (let i = 0; i < lit; i++) out[pos + i] = src[s + i]!;
+    else src.copy(out, pos, s, s + lit);
+    s += lit;
+    pos += lit;
+    if (s === end) break; // the last sequence has literals only
+    if (end - s < 2) corrupt('truncated match offset');
+    const offset = src[s]! | (src[s + 1]! << 8);
+    s += 2;
+    if (offset === 0 || offset > pos - blockStart) corrupt(`match offset ${offset} points before the block`);
+    let len = (token & 15) + 4;
+    if ((token & 15) === 15) {
+      let b: number;
+      do {
+        if (s >= end) corrupt('truncated match length');
+        b = src[s++]!;
+        len += b;
+      } while (b === 255);
+    }
+    if (len > limit - pos) overflow();
+    let from = pos - offset;
+    if (offset >= len) {
+      out.copyWithin(pos, from, from + len);
+      pos += len;
+    } else if (offset >= 16) {
+      // Overlapping match: copy in offset-sized steps, each reading bytes already written.
+      const stop = pos + len;
+      while (pos < stop) {
+        const n = Math.min(offset, stop - pos);
+        out.copyWithin(pos, from, from + n);
+        pos += n;
+        from += n;
+      }
+    } else {
+      const stop = pos + len;
+      while (pos < stop) out[pos++] = out[from++]!;
+    }
+  }
+  return pos;
 }
 
 /**
