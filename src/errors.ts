@@ -9,6 +9,7 @@ export type SluiceErrorCode =
   | 'INVALID_RECORD' // a CRC-valid batch whose header or records break Kafka's rules (count, offsets, lengths, flags)
   | 'INVALID_TIMESTAMP' // a record timestamp outside message.timestamp.before/after.max.ms, or a LogAppendTime batch from a producer
   | 'INVALID_TXN_STATE' // a transactional batch for a partition that is in no transaction
+  | 'NOT_ENOUGH_REPLICAS' // acks=all while min.insync.replicas exceeds the in-sync replicas (1 on one node)
   | 'UNSUPPORTED_COMPRESSION'
   | 'RECORD_TOO_LARGE' // batch larger than max.message.bytes
   | 'UNKNOWN_TOPIC_OR_PARTITION'
@@ -32,6 +33,7 @@ export const KAFKA_ERROR_CODES: Readonly<Record<SluiceErrorCode, number>> = {
   INVALID_RECORD: KafkaErrors.INVALID_RECORD,
   INVALID_TIMESTAMP: KafkaErrors.INVALID_TIMESTAMP,
   INVALID_TXN_STATE: KafkaErrors.INVALID_TXN_STATE,
+  NOT_ENOUGH_REPLICAS: KafkaErrors.NOT_ENOUGH_REPLICAS,
   UNSUPPORTED_COMPRESSION: KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE,
   RECORD_TOO_LARGE: KafkaErrors.MESSAGE_TOO_LARGE,
   UNKNOWN_TOPIC_OR_PARTITION: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,

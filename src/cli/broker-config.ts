@@ -48,6 +48,7 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'log.message.timestamp.before.max.ms': { kind: 'long', default: null, doc: 'message.timestamp.before.max.ms default; unset = no bound.', min: 0 },
   'log.message.timestamp.after.max.ms': { kind: 'long', default: null, doc: 'message.timestamp.after.max.ms default; unset = no bound.', min: 0 },
   'log.message.timestamp.difference.max.ms': { kind: 'long', default: null, doc: 'message.timestamp.difference.max.ms default (deprecated by Kafka).', min: 0 },
+  'min.insync.replicas': { kind: 'int', default: '1', doc: 'min.insync.replicas default. One node is one in-sync replica: above 1, acks=all produce is refused with NOT_ENOUGH_REPLICAS (internal topics included, as in Kafka).', min: 1 },
   'message.max.bytes': { kind: 'int', default: '1048588', doc: 'max.message.bytes default: largest record batch accepted.', min: 0 },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', doc: 'How often retention and compaction run.', min: 1 },
   'socket.request.max.bytes': { kind: 'int', default: '104857600', doc: 'Largest request frame; larger ones close the connection.', min: 1 },
@@ -195,6 +196,7 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     'min.compaction.lag.ms': get('log.cleaner.min.compaction.lag.ms')!,
     'message.timestamp.type': timestampType,
     'max.message.bytes': get('message.max.bytes')!,
+    'min.insync.replicas': get('min.insync.replicas')!,
   };
   for (const k of ['before', 'after', 'difference']) {
     const v = set[`log.message.timestamp.${k}.max.ms`];

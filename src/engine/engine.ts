@@ -790,6 +790,13 @@ export class SluiceEngine {
       const parts: readonly Buffer[] = Buffer.isBuffer(batches) ? [batches] : batches;
       const config = p.topic.config;
       const acks = acksCode(options?.acks);
+      // Kafka checks the in-sync replicas before validating or writing anything; a single node has one.
+      if (acks === ACKS_ALL && config.minInsyncReplicas > 1) {
+        throw new SluiceError(
+          'NOT_ENOUGH_REPLICAS',
+          `The size of the current ISR (1) is insufficient to satisfy the min.isr requirement of ${config.minInsyncReplicas} for partition ${topic}-${partition}`,
+        );
+      }
       const maxBytes = config.maxMessageBytes;
       const rules = SKIP_RECORD_VALIDATION ? null : produceRulesOf(config);
       const now = rules === null ? 0 : this.clockFn();
