@@ -47,6 +47,9 @@ const MAX_RECORD_ERRORS = 1000;
 // The walk's cursor and per-batch inputs/outputs, at module level so the loop allocates nothing.
 const EMPTY = Buffer.alloc(0);
 let data: Buffer = EMPTY;
+/** Reused output of decompression: the walk only reads it, so one buffer serves every batch. */
+let scratch: Buffer = EMPTY;
+const MAX_SCRATCH_BYTES = 16 * 1024 * 1024;
 let index = -1;
 let checkTimestamps = false;
 let refuseAppendTime = false;
@@ -254,7 +257,11 @@ export function validateProducedBatch(buf: Buffer, pos: number, size: number, ru
   let end = pos + size;
   if (codec !== CompressionType.None) {
     try {
-      records = decompress(codec, buf.subarray(start, end), rules.maxDecompressedBytes);
+      records = decompress(codec, buf.subarray(start, end), rules.maxDecompressedBytes, scratch);
+      // Keep a buffer the size of the largest batch seen (up to a bound) for the next ones.
+      if (records.buffer !== scratch.buffer && records.length <= MAX_SCRATCH_BYTES && records.length > scratch.length) {
+        scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH_BYTES, Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(records.length * 1.25)))));
+      }
     } catch (e) {
       fail(`${compressionName(codec)} records cannot be decompressed: ${e instanceof CorruptRecordError ? e.message : String(e)}`);
     }
