@@ -322,17 +322,37 @@ function lz4Decompress(data: Buffer, max: number, scratch: Buffer | undefined): 
   let room = 0;
   for (const b of layout.blocks) room += b.compressed ? lz4BlockCapacity(b) : b.end - b.start;
   const size = Math.min(room, max);
-  const reused = scratch !== undefined && scratch.length >= size;
-  const out = reused ? scratch.subarray(0, size) : Buffer.allocUnsafe(size);
+  // The scratch buffer is tried even when smaller than the worst case (4 MiB blocks declare far more room than
+  // they use); running out of it starts over in a buffer of the full bound.
+  if (scratch !== undefined && scratch.length > 0) {
+    const fit = scratch.length >= size;
+    try {
+      return lz4DecodeFrames(data, layout, fit ? scratch.subarray(0, size) : scratch, max, !fit);
+    } catch (e) {
+      if (e !== OUT_OF_SCRATCH) throw e;
+    }
+  }
+  const out = lz4DecodeFrames(data, layout, Buffer.allocUnsafe(size), max, false);
+  // Keep no more memory alive than the records need (decoded values are views of this buffer).
+  return out.length < size / 2 ? Buffer.from(out) : out;
+}
+
+/** Thrown (not an Error: no stack to capture) when output outgrows a scratch buffer smaller than the bound. */
+const OUT_OF_SCRATCH = Symbol('lz4 output outgrew the scratch buffer');
+
+function lz4DecodeFrames(data: Buffer, layout: Lz4Layout, out: Buffer, max: number, scratchOnly: boolean): Buffer {
   let total = 0;
   for (const frame of layout.frames) {
     const frameStart = total;
     for (let i = frame.firstBlock; i < frame.endBlock; i++) {
       const b = layout.blocks[i]!;
       if (b.compressed) {
-        total = lz4DecodeBlock(data, b.start, b.end, out, total, Math.min(out.length, total + b.maxSize), max);
+        total = lz4DecodeBlock(data, b.start, b.end, out, total, Math.min(out.length, total + b.maxSize), scratchOnly ? -1 : max);
       } else {
-        if (b.end - b.start > out.length - total) throw tooLarge('lz4', max);
+        if (b.end - b.start > out.length - total) {
+          if (scratchOnly) throw OUT_OF_SCRATCH;
+          throw tooLarge('lz4', max);
+        }
         total += data.copy(out, total, b.start, b.end);
       }
     }
@@ -340,14 +360,14 @@ function lz4Decompress(data: Buffer, max: number, scratch: Buffer | undefined): 
       throw new CorruptRecordError(`lz4 frame declares ${frame.contentSize} content bytes but holds ${total - frameStart}`);
     }
   }
-  // Keep no more memory alive than the records need (decoded values are views of this buffer).
-  return !reused && total < out.length / 2 ? Buffer.from(out.subarray(0, total)) : out.subarray(0, total);
+  return out.subarray(0, total);
 }
 
 /**
  * Decodes one LZ4 block (src[start..end)) into out[pos..limit) and returns the new end. Every length and
  * match offset is checked: corrupt input is CorruptRecordError, and so is output past `limit` (reported as
- * over the `max`-byte bound when that bound is what `limit` is).
+ * over the `max`-byte bound when that bound is what `limit` is; `max` -1 means `out` is a scratch buffer
+ * smaller than the bound, whose end throws OUT_OF_SCRATCH).
  */
 function lz4DecodeBlock(src: Buffer, start: number, end: number, out: Buffer, pos: number, limit: number, max: number): number {
   const blockStart = pos;
@@ -356,7 +376,9 @@ function lz4DecodeBlock(src: Buffer, start: number, end: number, out: Buffer, po
     throw new CorruptRecordError(`lz4 block: ${what}`, s);
   };
   const overflow = (): never => {
-    // Out of room: over the caller's bound when that is what ends the buffer, else past what the block may hold.
+    // Out of room: a scratch buffer's end (max -1: start over), the caller's bound when that is what ends the
+    // buffer, else past what the block may hold.
+    if (limit === out.length && max < 0) throw OUT_OF_SCRATCH;
     throw limit === out.length && out.length === max ? tooLarge('lz4', max) : corrupt('decodes past its block size');
   };
   while (s < end) {

@@ -270,3 +270,19 @@ test('lz4: the block decoder matches the native frame decoder on repetitive data
     { numRuns: 300, seed: 5 },
   );
 });
+
+test('lz4: a scratch buffer receives the output when it fits, and a too-small one is outgrown without harm', () => {
+  const data = text(300_000);
+  const frame = lz4CompressFrame(data);
+  const small = Buffer.alloc(1000);
+  const outgrown = decompress(CompressionType.Lz4, frame, 1 << 20, small);
+  assert.deepEqual(outgrown, data);
+  assert.notEqual(outgrown.buffer, small.buffer);
+  const big = Buffer.alloc(8 << 20);
+  const inPlace = decompress(CompressionType.Lz4, frame, 1 << 20, big);
+  assert.deepEqual(inPlace, data);
+  assert.equal(inPlace.buffer, big.buffer);
+  // The caller's bound still applies whatever the scratch size.
+  assert.throws(() => decompress(CompressionType.Lz4, frame, 1000, small), /more than the 1000-byte limit/);
+  assert.throws(() => decompress(CompressionType.Lz4, frame, 1000, big), /more than the 1000-byte limit/);
+});

@@ -228,3 +228,15 @@ test('fuzz: whatever passes the checks decodes to exactly recordCount records at
   );
   assert.ok(refusedCount > 0);
 });
+
+test('lz4 batches of growing and shrinking sizes validate through the reused buffer', () => {
+  const sizes = [3, 5000, 2, 20000, 10, 40000, 1];
+  for (const n of sizes) {
+    const batch = encodeBatch(Array.from({ length: n }, (_, i) => ({ value: `v${i}-${'z'.repeat(i % 50)}` })), { compression: CompressionType.Lz4 });
+    check(batch);
+    const bad = Buffer.from(batch);
+    bad.writeInt32BE(n + 1, RECORD_COUNT_OFFSET);
+    bad.writeInt32BE(n, LAST_OFFSET_DELTA_OFFSET);
+    refused(() => check(fixCrc(bad)), 'INVALID_RECORD', new RegExp(`declares ${n + 1} records`));
+  }
+});
