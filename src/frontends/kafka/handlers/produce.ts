@@ -1,8 +1,9 @@
 /**
  * Produce (v3+, RecordBatch v2 only). The records field of each partition is a view of the request frame;
  * it goes to `engine.append` as is (the engine validates sizes, CRC and every record as Kafka's LogValidator,
- * and handles producer id / epoch / sequence checks; refused records go back as `record_errors`, v8+). acks=0 gets no response at all, as in Kafka; an error then closes the
- * connection so the client notices and refreshes its metadata.
+ * and handles producer id / epoch / sequence checks; refused records go back as `record_errors`, v8+).
+ * acks=0 gets no response at all, as in Kafka; an error then closes the connection so the client notices and
+ * refreshes its metadata.
  */
 import type {
   ProduceRequest,
