@@ -6,6 +6,10 @@ import { KafkaErrors } from './kafka-errors.js';
 
 export type SluiceErrorCode =
   | 'CORRUPT_RECORD' // bytes that are not a valid RecordBatch (bad CRC, bad lengths, bad magic)
+  | 'INVALID_RECORD' // a CRC-valid batch whose header or records break Kafka's rules (count, offsets, lengths, flags)
+  | 'INVALID_TIMESTAMP' // a record timestamp outside message.timestamp.before/after.max.ms, or a LogAppendTime batch from a producer
+  | 'INVALID_TXN_STATE' // a transactional batch for a partition that is in no transaction
+  | 'NOT_ENOUGH_REPLICAS' // acks=all while min.insync.replicas exceeds the in-sync replicas (1 on one node)
   | 'UNSUPPORTED_COMPRESSION'
   | 'RECORD_TOO_LARGE' // batch larger than max.message.bytes
   | 'UNKNOWN_TOPIC_OR_PARTITION'
@@ -26,6 +30,10 @@ export type SluiceErrorCode =
 /** Kafka protocol error codes for each Sluice error code. */
 export const KAFKA_ERROR_CODES: Readonly<Record<SluiceErrorCode, number>> = {
   CORRUPT_RECORD: KafkaErrors.CORRUPT_MESSAGE,
+  INVALID_RECORD: KafkaErrors.INVALID_RECORD,
+  INVALID_TIMESTAMP: KafkaErrors.INVALID_TIMESTAMP,
+  INVALID_TXN_STATE: KafkaErrors.INVALID_TXN_STATE,
+  NOT_ENOUGH_REPLICAS: KafkaErrors.NOT_ENOUGH_REPLICAS,
   UNSUPPORTED_COMPRESSION: KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE,
   RECORD_TOO_LARGE: KafkaErrors.MESSAGE_TOO_LARGE,
   UNKNOWN_TOPIC_OR_PARTITION: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
@@ -63,6 +71,26 @@ export class CorruptRecordError extends SluiceError {
     super('CORRUPT_RECORD', position >= 0 ? `${message} (at byte ${position})` : message);
     this.name = 'CorruptRecordError';
     this.position = position;
+  }
+}
+
+/** One refused record of a batch: its index in the batch (Kafka's `batch_index`) and why. */
+export interface RecordError {
+  batchIndex: number;
+  message: string;
+}
+
+/**
+ * A CRC-valid batch refused by the produce-time checks (Kafka's LogValidator rules). `recordErrors` names the
+ * records at fault when the problem is theirs (Produce v8+ returns them as `record_errors`); it is empty when
+ * the batch as a whole is at fault.
+ */
+export class InvalidRecordError extends SluiceError {
+  readonly recordErrors: readonly RecordError[];
+  constructor(code: 'INVALID_RECORD' | 'INVALID_TIMESTAMP' | 'INVALID_TXN_STATE', message: string, recordErrors: readonly RecordError[] = []) {
+    super(code, message);
+    this.name = 'InvalidRecordError';
+    this.recordErrors = recordErrors;
   }
 }
 

@@ -48,6 +48,10 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'log.cleaner.min.cleanable.ratio': { kind: 'ratio', default: '0.5', doc: 'min.cleanable.dirty.ratio default.' },
   'log.cleaner.min.compaction.lag.ms': { kind: 'long', default: '0', doc: 'min.compaction.lag.ms default.' },
   'log.message.timestamp.type': { kind: 'string', default: 'CreateTime', doc: 'message.timestamp.type default.' },
+  'log.message.timestamp.before.max.ms': { kind: 'long', default: null, doc: 'message.timestamp.before.max.ms default; unset = no bound.', min: 0 },
+  'log.message.timestamp.after.max.ms': { kind: 'long', default: null, doc: 'message.timestamp.after.max.ms default; unset = no bound.', min: 0 },
+  'log.message.timestamp.difference.max.ms': { kind: 'long', default: null, doc: 'message.timestamp.difference.max.ms default (deprecated by Kafka).', min: 0 },
+  'min.insync.replicas': { kind: 'int', default: '1', doc: 'min.insync.replicas default. One node is one in-sync replica: above 1, acks=all produce is refused with NOT_ENOUGH_REPLICAS (internal topics included, as in Kafka).', min: 1 },
   'message.max.bytes': { kind: 'int', default: '1048588', doc: 'max.message.bytes default: largest record batch accepted.', min: 0 },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', doc: 'How often retention and compaction run.', min: 1 },
   'producer.id.expiration.ms': { kind: 'int', default: '86400000', doc: 'A partition forgets an idempotent producer that has not written to it for this long (checked with retention).', min: 1 },
@@ -324,7 +328,12 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     'min.compaction.lag.ms': get('log.cleaner.min.compaction.lag.ms')!,
     'message.timestamp.type': timestampType,
     'max.message.bytes': get('message.max.bytes')!,
+    'min.insync.replicas': get('min.insync.replicas')!,
   };
+  for (const k of ['before', 'after', 'difference']) {
+    const v = set[`log.message.timestamp.${k}.max.ms`];
+    if (v !== undefined) topicDefaults[`message.timestamp.${k}.max.ms`] = v;
+  }
   if (set['log.flush.interval.messages']) topicDefaults['flush.messages'] = set['log.flush.interval.messages'];
   if (set['log.flush.interval.ms']) topicDefaults['flush.ms'] = set['log.flush.interval.ms'];
 

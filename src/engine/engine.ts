@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import '../../native-bindings/codecs.js';
 import { CorruptRecordError, errorFromWire, SluiceError } from '../errors.js';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, validateBatch } from '../record/batch-header.js';
+import { validateProducedBatch, type ProduceRules } from '../record/validate.js';
 import { DEFAULT_LOG_CONFIG, logConfigToEntries, parseLogConfig } from '../storage/config.js';
 import { PartitionReader } from '../storage/partition-reader.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/producer-state.js';
@@ -81,6 +82,42 @@ function startOwnerWorker(init: OwnerInit, name: string): Worker {
   const api = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(script)}); });`;
   return new Worker(boot, { eval: true, workerData: init, name });
+}
+
+/**
+ * Developer switch for bench/produce-validation.ts, which measures what the per-record produce checks cost:
+ * with it set, appends get only the framing and CRC checks. Not a configuration: Kafka has no such setting.
+ */
+const SKIP_RECORD_VALIDATION = process.env['SLUICEDEV_SKIP_RECORD_VALIDATION'] === '1';
+
+/** Decompressed records of one produced batch are bounded by this many times max.message.bytes (and 16..256 MiB). */
+const DECOMPRESSION_RATIO_BOUND = 64;
+
+const produceRules = new WeakMap<LogConfig, ProduceRules>();
+
+/** The produce checks a topic config implies (message.timestamp.*.max.ms follow Kafka's precedence). */
+function produceRulesOf(config: LogConfig): ProduceRules {
+  let r = produceRules.get(config);
+  if (r === undefined) {
+    const other = config.otherConfigs ?? {};
+    const ms = (key: string): number => {
+      const v = other[key];
+      // Kafka's Long.MAX_VALUE (and anything near it) is "no bound".
+      return v === undefined || Number(v) >= Number.MAX_SAFE_INTEGER ? Infinity : Number(v);
+    };
+    const difference = ms('message.timestamp.difference.max.ms');
+    const before = ms('message.timestamp.before.max.ms');
+    const after = ms('message.timestamp.after.max.ms');
+    r = {
+      logAppendTime: config.messageTimestampType === 'LogAppendTime',
+      compacted: config.cleanupPolicy.compact,
+      timestampBeforeMaxMs: before !== Infinity ? before : difference,
+      timestampAfterMaxMs: after !== Infinity ? after : difference,
+      maxDecompressedBytes: Math.min(256 * 1024 * 1024, Math.max(16 * 1024 * 1024, DECOMPRESSION_RATIO_BOUND * config.maxMessageBytes)),
+    };
+    produceRules.set(config, r);
+  }
+  return r;
 }
 
 function fnv1a(s: string): number {
@@ -766,7 +803,18 @@ export class SluiceEngine {
       const p = t?.partitions[partition];
       if (p === undefined) throw this.unknownPartition(topic, partition);
       const parts: readonly Buffer[] = Buffer.isBuffer(batches) ? [batches] : batches;
-      const maxBytes = p.topic.config.maxMessageBytes;
+      const config = p.topic.config;
+      const acks = acksCode(options?.acks);
+      // Kafka checks the in-sync replicas before validating or writing anything; a single node has one.
+      if (acks === ACKS_ALL && config.minInsyncReplicas > 1) {
+        throw new SluiceError(
+          'NOT_ENOUGH_REPLICAS',
+          `The size of the current ISR (1) is insufficient to satisfy the min.isr requirement of ${config.minInsyncReplicas} for partition ${topic}-${partition}`,
+        );
+      }
+      const maxBytes = config.maxMessageBytes;
+      const rules = SKIP_RECORD_VALIDATION ? null : produceRulesOf(config);
+      const now = rules === null ? 0 : this.clockFn();
       let len = 0;
       for (let i = 0; i < parts.length; i++) {
         const buf = parts[i];
@@ -775,12 +823,12 @@ export class SluiceEngine {
           if (size > maxBytes) {
             throw new SluiceError('RECORD_TOO_LARGE', `batch of ${size} bytes exceeds max.message.bytes (${maxBytes}) of topic "${topic}"`);
           }
+          if (rules !== null) validateProducedBatch(buf, pos, size, rules, now, topic, partition);
           pos += size;
         }
         len += buf.length;
       }
       if (len === 0) throw new SluiceError('INVALID_ARGUMENT', 'append needs at least one record batch');
-      const acks = acksCode(options?.acks);
       return p.owner.submit(p.slot, parts, len, acks, options?.timeoutMs ?? DEFAULT_APPEND_TIMEOUT_MS);
     } catch (e) {
       return Promise.reject(e);

@@ -18,7 +18,6 @@ import {
   gzipCompress,
   gzipDecompress,
   lz4CompressFrame,
-  lz4DecompressBlock,
   lz4DecompressFrame,
   snappyCompressBlock,
   snappyDecompressBlock,
@@ -86,9 +85,11 @@ export function compress(type: CompressionType, data: Buffer, level?: number): B
 
 /**
  * Decompresses a records section. Output larger than `maxOutputBytes`, truncated or corrupt streams are a
- * CorruptRecordError; codec ids outside 0..4 are SluiceError('UNSUPPORTED_COMPRESSION').
+ * CorruptRecordError; codec ids outside 0..4 are SluiceError('UNSUPPORTED_COMPRESSION'). `scratch`, for a
+ * caller that only reads the result before its next call: lz4 output that fits is written there (the result
+ * then aliases it), sparing an allocation and its page faults per batch.
  */
-export function decompress(type: CompressionType, data: Buffer, maxOutputBytes = DEFAULT_MAX_DECOMPRESSED_BYTES): Buffer {
+export function decompress(type: CompressionType, data: Buffer, maxOutputBytes = DEFAULT_MAX_DECOMPRESSED_BYTES, scratch?: Buffer): Buffer {
   if (!Number.isSafeInteger(maxOutputBytes) || maxOutputBytes < 0) {
     throw new SluiceError('INVALID_ARGUMENT', `maxOutputBytes must be a non-negative integer, got ${maxOutputBytes}`);
   }
@@ -108,7 +109,7 @@ export function decompress(type: CompressionType, data: Buffer, maxOutputBytes =
         out = snappyDecompress(data, maxOutputBytes);
         break;
       case CompressionType.Lz4:
-        out = lz4Decompress(data, maxOutputBytes);
+        out = lz4Decompress(data, maxOutputBytes, scratch);
         break;
       default:
         out = zstdDecompress(data, maxOutputBytes);
@@ -304,7 +305,7 @@ function walkLz4Frames(data: Buffer): Lz4Layout {
   return { blocks, frames, bound, linked };
 }
 
-function lz4Decompress(data: Buffer, max: number): Buffer {
+function lz4Decompress(data: Buffer, max: number, scratch: Buffer | undefined): Buffer {
   const layout = walkLz4Frames(data);
   if (layout.linked) {
     // Linked blocks reference earlier blocks, so only the whole-frame decoder can handle them; it has no
@@ -314,25 +315,123 @@ function lz4Decompress(data: Buffer, max: number): Buffer {
     }
     return lz4DecompressFrame(data);
   }
-  // Independent blocks (what Kafka clients write) are decoded one by one: the size is bounded exactly, and
-  // it is several times faster than lz4-napi's frame decoder. Checksums are not verified on this path; the
-  // batch CRC already covers these bytes.
-  const parts: Buffer[] = [];
+  // Independent blocks (what Kafka clients write) are decoded one by one, in JS, straight into one output
+  // buffer: the size is bounded exactly, and it measured ~4x faster per byte than lz4-napi's block decoder,
+  // which allocates (and zero-fills) each block's declared maximum, up to 4 MiB. Checksums are not verified on
+  // this path; the batch CRC already covers these bytes.
+  let room = 0;
+  for (const b of layout.blocks) room += b.compressed ? lz4BlockCapacity(b) : b.end - b.start;
+  const size = Math.min(room, max);
+  // The scratch buffer is tried even when smaller than the worst case (4 MiB blocks declare far more room than
+  // they use); running out of it starts over in a buffer of the full bound.
+  if (scratch !== undefined && scratch.length > 0) {
+    const fit = scratch.length >= size;
+    try {
+      return lz4DecodeFrames(data, layout, fit ? scratch.subarray(0, size) : scratch, max, !fit);
+    } catch (e) {
+      if (e !== OUT_OF_SCRATCH) throw e;
+    }
+  }
+  const out = lz4DecodeFrames(data, layout, Buffer.allocUnsafe(size), max, false);
+  // Keep no more memory alive than the records need (decoded values are views of this buffer).
+  return out.length < size / 2 ? Buffer.from(out) : out;
+}
+
+/** Thrown (not an Error: no stack to capture) when output outgrows a scratch buffer smaller than the bound. */
+const OUT_OF_SCRATCH = Symbol('lz4 output outgrew the scratch buffer');
+
+function lz4DecodeFrames(data: Buffer, layout: Lz4Layout, out: Buffer, max: number, scratchOnly: boolean): Buffer {
   let total = 0;
   for (const frame of layout.frames) {
     const frameStart = total;
     for (let i = frame.firstBlock; i < frame.endBlock; i++) {
       const b = layout.blocks[i]!;
-      const part = b.compressed ? lz4DecompressBlock(data.subarray(b.start, b.end), lz4BlockCapacity(b)) : data.subarray(b.start, b.end);
-      total += part.length;
-      if (total > max) throw tooLarge('lz4', max);
-      parts.push(part);
+      if (b.compressed) {
+        total = lz4DecodeBlock(data, b.start, b.end, out, total, Math.min(out.length, total + b.maxSize), scratchOnly ? -1 : max);
+      } else {
+        if (b.end - b.start > out.length - total) {
+          if (scratchOnly) throw OUT_OF_SCRATCH;
+          throw tooLarge('lz4', max);
+        }
+        total += data.copy(out, total, b.start, b.end);
+      }
     }
     if (frame.contentSize >= 0n && BigInt(total - frameStart) !== frame.contentSize) {
       throw new CorruptRecordError(`lz4 frame declares ${frame.contentSize} content bytes but holds ${total - frameStart}`);
     }
   }
-  return parts.length === 1 ? parts[0]! : Buffer.concat(parts, total);
+  return out.subarray(0, total);
+}
+
+/**
+ * Decodes one LZ4 block (src[start..end)) into out[pos..limit) and returns the new end. Every length and
+ * match offset is checked: corrupt input is CorruptRecordError, and so is output past `limit` (reported as
+ * over the `max`-byte bound when that bound is what `limit` is; `max` -1 means `out` is a scratch buffer
+ * smaller than the bound, whose end throws OUT_OF_SCRATCH).
+ */
+function lz4DecodeBlock(src: Buffer, start: number, end: number, out: Buffer, pos: number, limit: number, max: number): number {
+  const blockStart = pos;
+  let s = start;
+  const corrupt = (what: string): never => {
+    throw new CorruptRecordError(`lz4 block: ${what}`, s);
+  };
+  const overflow = (): never => {
+    // Out of room: a scratch buffer's end (max -1: start over), the caller's bound when that is what ends the
+    // buffer, else past what the block may hold.
+    if (limit === out.length && max < 0) throw OUT_OF_SCRATCH;
+    throw limit === out.length && out.length === max ? tooLarge('lz4', max) : corrupt('decodes past its block size');
+  };
+  while (s < end) {
+    const token = src[s++]!;
+    let lit = token >>> 4;
+    if (lit === 15) {
+      let b: number;
+      do {
+        if (s >= end) corrupt('truncated literal length');
+        b = src[s++]!;
+        lit += b;
+      } while (b === 255);
+    }
+    if (lit > end - s) corrupt('literals run past the block');
+    if (lit > limit - pos) overflow();
+    if (lit < 16) for (let i = 0; i < lit; i++) out[pos + i] = src[s + i]!;
+    else src.copy(out, pos, s, s + lit);
+    s += lit;
+    pos += lit;
+    if (s === end) break; // the last sequence has literals only
+    if (end - s < 2) corrupt('truncated match offset');
+    const offset = src[s]! | (src[s + 1]! << 8);
+    s += 2;
+    if (offset === 0 || offset > pos - blockStart) corrupt(`match offset ${offset} points before the block`);
+    let len = (token & 15) + 4;
+    if ((token & 15) === 15) {
+      let b: number;
+      do {
+        if (s >= end) corrupt('truncated match length');
+        b = src[s++]!;
+        len += b;
+      } while (b === 255);
+    }
+    if (len > limit - pos) overflow();
+    let from = pos - offset;
+    if (offset >= len) {
+      out.copyWithin(pos, from, from + len);
+      pos += len;
+    } else if (offset >= 16) {
+      // Overlapping match: copy in offset-sized steps, each reading bytes already written.
+      const stop = pos + len;
+      while (pos < stop) {
+        const n = Math.min(offset, stop - pos);
+        out.copyWithin(pos, from, from + n);
+        pos += n;
+        from += n;
+      }
+    } else {
+      const stop = pos + len;
+      while (pos < stop) out[pos++] = out[from++]!;
+    }
+  }
+  return pos;
 }
 
 /**

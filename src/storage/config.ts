@@ -27,11 +27,13 @@ export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({
   flushMs: NEVER,
   messageTimestampType: 'CreateTime',
   fileDeleteDelayMs: 60000,
+  minInsyncReplicas: 1,
 }) as Readonly<LogConfig>;
 
 type NumericField =
   | 'segmentBytes' | 'segmentMs' | 'segmentIndexBytes' | 'indexIntervalBytes' | 'retentionMs' | 'retentionBytes'
-  | 'deleteRetentionMs' | 'minCompactionLagMs' | 'maxMessageBytes' | 'flushMessages' | 'flushMs' | 'fileDeleteDelayMs';
+  | 'deleteRetentionMs' | 'minCompactionLagMs' | 'maxMessageBytes' | 'flushMessages' | 'flushMs' | 'fileDeleteDelayMs'
+  | 'minInsyncReplicas';
 
 interface IntSpec { field: NumericField; min: number; max: number; int32?: boolean }
 
@@ -50,14 +52,17 @@ const INT_KEYS: Readonly<Record<string, IntSpec>> = {
   'flush.messages': { field: 'flushMessages', min: 1, max: NEVER },
   'flush.ms': { field: 'flushMs', min: 0, max: NEVER },
   'file.delete.delay.ms': { field: 'fileDeleteDelayMs', min: 0, max: NEVER },
+  'min.insync.replicas': { field: 'minInsyncReplicas', min: 1, max: INT_MAX, int32: true },
 };
 
 const COMPRESSION_TYPES = new Set(['producer', 'uncompressed', 'gzip', 'snappy', 'lz4', 'zstd']);
 
-/** Accepted for compatibility, validated, kept in `otherConfigs`, otherwise ignored by the storage layer. */
+/**
+ * Validated and kept in `otherConfigs`; the storage layer ignores them (the message.timestamp.*.max.ms keys
+ * are read by the engine's produce checks).
+ */
 const IGNORED_KEYS: Readonly<Record<string, (v: string) => string | null>> = {
   'compression.type': (v) => (COMPRESSION_TYPES.has(v) ? null : `must be one of ${[...COMPRESSION_TYPES].join(', ')}`),
-  'min.insync.replicas': (v) => intProblem(v, 1, INT_MAX),
   'unclean.leader.election.enable': boolProblem,
   'preallocate': boolProblem,
   'message.downconversion.enable': boolProblem,
@@ -187,6 +192,10 @@ export const TOPIC_CONFIG_DOCS: Readonly<Record<string, string>> = {
   'index.interval.bytes': 'Bytes of log between two sparse index entries.',
   'max.message.bytes': 'Largest record batch accepted (after compression).',
   'message.timestamp.type': 'CreateTime (the producer\'s) or LogAppendTime (set by the broker).',
+  'message.timestamp.before.max.ms': 'CreateTime topics refuse (INVALID_TIMESTAMP) a record older than this; default: no bound (Long.MAX_VALUE).',
+  'message.timestamp.after.max.ms': 'CreateTime topics refuse (INVALID_TIMESTAMP) a record dated this far in the future; default: no bound.',
+  'message.timestamp.difference.max.ms': 'Deprecated by Kafka: the bound of before.max.ms / after.max.ms when those are not set.',
+  'min.insync.replicas': 'In-sync replicas an acks=all produce needs. One node has exactly one, so above 1 every acks=all produce is refused with NOT_ENOUGH_REPLICAS (acks=0/1 unaffected), as Kafka with too few replicas.',
   'min.cleanable.dirty.ratio': 'Compact when the not-yet-compacted share of the log reaches this.',
   'min.compaction.lag.ms': 'Records younger than this are not compacted.',
   'retention.bytes': 'Delete the oldest segments while the partition is larger than this; -1 = no limit.',

@@ -32,7 +32,12 @@ export interface LogConfig {
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** file.delete.delay.ms — delay before deleting files of removed segments. Default 60000. */
   fileDeleteDelayMs: number;
-  /** Accepted-but-ignored Kafka keys (compression.type, min.insync.replicas, ...) kept for DescribeConfigs. */
+  /**
+   * min.insync.replicas — in-sync replicas an acks=all append needs. One node has one (the leader), so above 1
+   * every acks=all append is refused with NOT_ENOUGH_REPLICAS, as Kafka refuses it. Default 1.
+   */
+  minInsyncReplicas: number;
+  /** Accepted-but-ignored Kafka keys (compression.type, message.timestamp.*.max.ms, ...) kept for DescribeConfigs. */
   otherConfigs?: Readonly<Record<string, string>>;
 }
 

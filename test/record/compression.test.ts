@@ -244,3 +244,45 @@ function u32le(v: number): Buffer {
   b.writeUInt32LE(v >>> 0);
   return b;
 }
+
+test('lz4: the block decoder matches the native frame decoder on repetitive data and on damaged frames', () => {
+  // Runs of short patterns give overlapping matches (offset < length) of every size, literals of every length.
+  const arbData = fc
+    .array(fc.tuple(fc.uint8Array({ minLength: 1, maxLength: 40 }), fc.integer({ min: 1, max: 300 })), { minLength: 1, maxLength: 30 })
+    .map((parts) => Buffer.concat(parts.map(([p, n]) => Buffer.concat(Array.from({ length: n }, () => Buffer.from(p))))));
+  fc.assert(
+    fc.property(arbData, fc.nat(), fc.nat(255), (data, at, value) => {
+      const frame = lz4CompressFrame(data);
+      assert.deepEqual(decompress(CompressionType.Lz4, frame), data);
+      const damaged = Buffer.from(frame);
+      damaged[7 + (at % (damaged.length - 7))] = value;
+      let ours: Buffer | null = null;
+      let native: Buffer | null = null;
+      const err = valueOrSluiceError(() => (ours = decompress(CompressionType.Lz4, damaged, 1 << 24)));
+      assert.ok(err === null || err instanceof CorruptRecordError);
+      try {
+        native = lz4DecompressFrame(damaged);
+      } catch {
+        native = null;
+      }
+      if (ours !== null && native !== null) assert.deepEqual(ours, native);
+    }),
+    { numRuns: 300, seed: 5 },
+  );
+});
+
+test('lz4: a scratch buffer receives the output when it fits, and a too-small one is outgrown without harm', () => {
+  const data = text(300_000);
+  const frame = lz4CompressFrame(data);
+  const small = Buffer.alloc(1000);
+  const outgrown = decompress(CompressionType.Lz4, frame, 1 << 20, small);
+  assert.deepEqual(outgrown, data);
+  assert.notEqual(outgrown.buffer, small.buffer);
+  const big = Buffer.alloc(8 << 20);
+  const inPlace = decompress(CompressionType.Lz4, frame, 1 << 20, big);
+  assert.deepEqual(inPlace, data);
+  assert.equal(inPlace.buffer, big.buffer);
+  // The caller's bound still applies whatever the scratch size.
+  assert.throws(() => decompress(CompressionType.Lz4, frame, 1000, small), /more than the 1000-byte limit/);
+  assert.throws(() => decompress(CompressionType.Lz4, frame, 1000, big), /more than the 1000-byte limit/);
+});

@@ -1,8 +1,9 @@
 /**
  * Produce (v3+, RecordBatch v2 only). The records field of each partition is a view of the request frame;
- * it goes to `engine.append` as is (the engine validates sizes, magic and CRC, and handles producer
- * id / epoch / sequence checks). acks=0 gets no response at all, as in Kafka; an error then closes the
- * connection so the client notices and refreshes its metadata.
+ * it goes to `engine.append` as is (the engine validates sizes, CRC and every record as Kafka's LogValidator,
+ * and handles producer id / epoch / sequence checks; refused records go back as `record_errors`, v8+).
+ * acks=0 gets no response at all, as in Kafka; an error then closes the connection so the client notices and
+ * refreshes its metadata.
  */
 import type {
   ProduceRequest,
@@ -11,11 +12,13 @@ import type {
   ProduceResponseTopicProduceResponseInput,
 } from '../generated/index.js';
 import type { AppendResult } from '../../../engine/types.js';
+import { InvalidRecordError, type RecordError } from '../../../errors.js';
+import { MAGIC_OFFSET } from '../../../record/batch-header.js';
 import { ErrorCode, countRecords, errorCodeOf, errorMessageOf, type BrokerContext, type RequestContext } from '../context.js';
 import { CloseConnection, NO_RESPONSE, type NoResponse } from './types.js';
 import { autoCreateTopic } from './topics.js';
 
-type Outcome = { ok: true; result: AppendResult } | { ok: false; code: number; message: string };
+type Outcome = { ok: true; result: AppendResult } | { ok: false; code: number; message: string; recordErrors?: readonly RecordError[] };
 
 interface Slot {
   topic: string;
@@ -70,8 +73,13 @@ export function handleProduce(ctx: BrokerContext, req: ProduceRequest, rc: Reque
 function submitAll(ctx: BrokerContext, slots: Slot[], acks: 0 | 1 | -1, timeoutMs: number): void {
   for (const s of slots) {
     if (s.outcome !== null) continue;
+    // Kafka's ProduceRequest.validateRecords (v3+): at least one batch, of magic 2.
     if (s.records === null || s.records.length === 0) {
-      s.outcome = { ok: false, code: ErrorCode.CORRUPT_MESSAGE, message: 'produce request without record batches' };
+      s.outcome = { ok: false, code: ErrorCode.INVALID_RECORD, message: 'Produce requests with version 3 and above must have at least one record batch per partition' };
+      continue;
+    }
+    if (s.records.length > MAGIC_OFFSET && s.records[MAGIC_OFFSET] !== 2) {
+      s.outcome = { ok: false, code: ErrorCode.INVALID_RECORD, message: `Produce requests with version 3 and above are only allowed to contain record batches with magic version 2, got magic ${s.records[MAGIC_OFFSET]}` };
       continue;
     }
     ctx.metrics.produceRecordBytes += s.records.length;
@@ -81,7 +89,12 @@ function submitAll(ctx: BrokerContext, slots: Slot[], acks: 0 | 1 | -1, timeoutM
         if (ctx.observers.length > 0) reportProduced(ctx, topic, records);
         return { ok: true, result };
       },
-      (err: unknown): Outcome => ({ ok: false, code: errorCodeOf(err), message: errorMessageOf(err) }),
+      (err: unknown): Outcome => ({
+        ok: false,
+        code: errorCodeOf(err),
+        message: errorMessageOf(err),
+        ...(err instanceof InvalidRecordError ? { recordErrors: err.recordErrors } : {}),
+      }),
     );
   }
 }
@@ -126,7 +139,7 @@ async function finish(req: ProduceRequest, rc: RequestContext, slots: Slot[]): P
         baseOffset: -1n,
         logAppendTimeMs: -1n,
         logStartOffset: -1n,
-        recordErrors: [],
+        recordErrors: o.recordErrors?.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })) ?? [],
         errorMessage: rc.apiVersion >= 8 ? o.message : null,
       });
     }
