@@ -7,6 +7,9 @@ import { SluiceError } from '../../src/errors.js';
 import { encodeBatch } from '../../src/record/batch.js';
 import type { Sluice } from '../../src/sluice.js';
 import { openEngine } from '../coordinator/helpers.js';
+import { PartitionLog } from '../../src/storage/partition-log.js';
+import { DEFAULT_LOG_CONFIG } from '../../src/storage/config.js';
+import { join } from 'node:path';
 
 const isCode = (code: string) => (e: unknown): boolean => e instanceof SluiceError && e.code === code;
 const values = (rs: ConsumerRecord[]): string[] => rs.map((r) => r.value!.toString());
@@ -100,12 +103,23 @@ describe('Consumer', () => {
     await s.createTopic('ctl', { partitions: 1 });
     const p = new Producer(s, { idempotent: false });
     await p.send({ topic: 'ctl', messages: [{ value: 'a' }] });
+    await p.close();
+    // A produced control batch is refused (only a transaction coordinator writes markers), so the marker goes
+    // into the partition's log directly while the engine is closed, as a coordinator's write would land.
     const marker = Buffer.alloc(4);
     marker.writeInt16BE(0, 0); // version
     marker.writeInt16BE(1, 2); // COMMIT
-    await s.append('ctl', 0, encodeBatch([{ key: marker, value: Buffer.alloc(6) }], { control: true, transactional: true, producerId: 1n, producerEpoch: 0 }), { acks: 1 }).catch(() => undefined);
-    await p.send({ topic: 'ctl', messages: [{ value: 'b' }] });
-    await p.close();
+    const control = encodeBatch([{ key: marker, value: Buffer.alloc(6) }], { control: true, transactional: true, producerId: 1n, producerEpoch: 0 });
+    await assert.rejects(s.append('ctl', 0, control, { acks: 1 }), isCode('INVALID_RECORD'));
+    s = await env.reopen(() => {
+      const plog = PartitionLog.open({ dir: join(env.dir, 'ctl-0'), config: DEFAULT_LOG_CONFIG });
+      plog.append(control, { assignOffsets: true });
+      plog.close();
+    });
+    const p2 = new Producer(s, { idempotent: false });
+    await p2.send({ topic: 'ctl', messages: [{ value: 'b' }] });
+    await p2.close();
+    assert.equal(s.offsets('ctl', 0).highWatermark, 3n, 'a, the marker, b');
     const c = new Consumer(s, null, { fromBeginning: true });
     c.assign([{ topic: 'ctl', partition: 0 }]);
     assert.deepEqual(values(await c.poll({ timeoutMs: 100 })), ['a', 'b']);

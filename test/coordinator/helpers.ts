@@ -3,11 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Sluice } from '../../src/sluice.js';
 
-/** A real engine in a fresh temp dir; `reopen` closes and opens it again on the same data. */
+/** A real engine in a fresh temp dir; `reopen` closes and opens it again on the same data, running `between` while closed. */
 export async function openEngine(prefix = 'sluice-coord-'): Promise<{
   sluice: () => Sluice;
   dir: string;
-  reopen: () => Promise<Sluice>;
+  reopen: (between?: () => void) => Promise<Sluice>;
   cleanup: () => Promise<void>;
 }> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
@@ -15,8 +15,9 @@ export async function openEngine(prefix = 'sluice-coord-'): Promise<{
   return {
     dir,
     sluice: () => s,
-    reopen: async () => {
+    reopen: async (between) => {
       await s.close();
+      between?.();
       s = await Sluice.open({ dataDir: dir, owners: 1 });
       return s;
     },
