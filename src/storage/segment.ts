@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { mapFile } from '../../native-bindings/mmap.js';
+import { mapFile, releaseMapping } from '../../native-bindings/mmap.js';
 import {
   BASE_OFFSET_OFFSET,
   BATCH_LENGTH_OFFSET,
@@ -361,7 +361,8 @@ export class LogSegment {
   seal(sync = true): void {
     if (!this.active) return;
     this.maybeAppendTimeEntry(true);
-    this.wmap = null; // never touched again: the file shrinks below its length next
+    releaseMapping(this.wmap); // never touched again: the file shrinks below its length next
+    this.wmap = null;
     this.rmap = null;
     fs.ftruncateSync(this.fd, this.size);
     if (sync) fs.fdatasyncSync(this.fd);
@@ -378,8 +379,13 @@ export class LogSegment {
     return [this.logFile, this.offsetIndex.file, this.timeIndex.file];
   }
 
-  /** Drops mappings and descriptors without trimming (before the files are renamed or deleted). */
+  /**
+   * Drops mappings and descriptors without trimming (before the files are renamed or deleted). The mappings
+   * let go of the file at once: a mapping left to the garbage collector keeps a deleted file's blocks allocated.
+   */
   release(): void {
+    releaseMapping(this.wmap);
+    releaseMapping(this.rmap);
     this.wmap = null;
     this.rmap = null;
     if (this.fd >= 0) fs.closeSync(this.fd);

@@ -64,6 +64,9 @@ export interface TestBroker {
   dataDir: string;
   /** `sluice` with `--bootstrap-server` of this broker appended. */
   run(args: readonly string[], opts?: RunOptions): Promise<RunResult>;
+  /** What the broker wrote to stderr so far, and its exit code (null while it runs). */
+  stderr(): string;
+  exitCode(): number | null;
   stop(): Promise<void>;
 }
 
@@ -71,19 +74,26 @@ export interface TestBroker {
  * Starts `sluice start` on a free port and a temp data dir, with settings that keep group tests fast.
  * (A fixed free port rather than --port 0: with port 0 the broker currently advertises port 0 in Metadata.)
  */
-export async function startTestBroker(extraConfig: Record<string, string> = {}): Promise<TestBroker> {
+export async function startTestBroker(extraConfig: Record<string, string> = {}, opts: TestBrokerOptions = {}): Promise<TestBroker> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startOnce(await deadPort(), extraConfig);
+      return await startOnce(opts.port ?? (await deadPort()), extraConfig, opts.dataDir);
     } catch (e) {
       if (attempt >= 3 || !String(e).includes('EADDRINUSE')) throw e;
     }
   }
 }
 
-async function startOnce(port: number, extraConfig: Record<string, string>): Promise<TestBroker> {
+export interface TestBrokerOptions {
+  /** Data directory to use (kept by `stop`); default: a fresh one removed by `stop`. */
+  dataDir?: string;
+  /** Port to listen on (e.g. a restart on the port clients know); default: a free one. */
+  port?: number;
+}
+
+async function startOnce(port: number, extraConfig: Record<string, string>, ownDataDir?: string): Promise<TestBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
-  const dataDir = join(dir, 'data');
+  const dataDir = ownDataDir ?? join(dir, 'data');
   const props = {
     'group.initial.rebalance.delay.ms': '0',
     'offsets.topic.num.partitions': '4',
@@ -124,6 +134,8 @@ async function startOnce(port: number, extraConfig: Record<string, string>): Pro
     bootstrap,
     dataDir,
     run: (args, opts) => runSluice([...args, '--bootstrap-server', bootstrap], opts),
+    stderr: () => err,
+    exitCode: () => child.exitCode ?? (child.signalCode ? 128 : null),
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
