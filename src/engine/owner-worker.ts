@@ -655,6 +655,7 @@ function handle(req: OwnerRequest): unknown {
       }
       clearInterval(maintenanceTimer);
       if (flushTimer) clearInterval(flushTimer);
+      if (retryTimer) clearTimeout(retryTimer);
       if (first) throw first;
       return null;
     }

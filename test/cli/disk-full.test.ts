@@ -10,7 +10,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
@@ -245,4 +245,26 @@ test('disk full: KAFKA_STORAGE_ERROR, then produce and offset commits recover wi
   let missing = 0;
   for (const [k, v] of acked) if (seen.get(k) !== v) missing++;
   assert.equal(missing, 0, `${missing} of ${acked.size} acknowledged records are missing or changed after the restart`);
+});
+
+test('segments are preallocated in bounded steps: a few records do not make gigabyte files', { timeout: 60_000 }, async () => {
+  const b = await startTestBroker(); // default log.segment.bytes: 1 GiB
+  try {
+    let r = await b.run(['topics', 'create', 'small', '--partitions', '3']);
+    assert.equal(r.code, 0, r.stderr);
+    for (const p of [0, 1, 2]) {
+      r = await b.run(['produce', 'small', '--partition', String(p)], { input: 'a\nb\nc\n' });
+      assert.equal(r.code, 0, r.stderr);
+    }
+    r = await b.run(['consume', 'small', '--group', 'g', '--from-beginning', '--max-messages', '9']);
+    assert.equal(r.code, 0, r.stderr);
+    const logs = readdirSync(b.dataDir, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.log'));
+    assert.ok(logs.some((f) => f.startsWith('__consumer_offsets')) && logs.filter((f) => f.startsWith('small-')).length === 3, logs.join(' '));
+    for (const f of logs) {
+      const size = statSync(join(b.dataDir, f)).size;
+      assert.ok(size <= 1 << 20, `${f} is ${size} bytes long`);
+    }
+  } finally {
+    await b.stop();
+  }
 });
