@@ -49,16 +49,28 @@ before(() => {
   mounted = true;
 });
 
-after(async () => {
-  await broker?.stop().catch(() => undefined);
+function unmount(): void {
   if (mounted) {
     try {
       execFileSync('umount', [mountDir]);
     } catch {
       execFileSync('umount', ['-l', mountDir]); // something still holds it: detach it anyway
     }
+    mounted = false;
   }
   if (mountDir) rmSync(mountDir, { recursive: true, force: true });
+}
+
+// a test run stopped by a signal skips `after`: the mount must not outlive it
+const onSignal = (sig: NodeJS.Signals): void => {
+  unmount();
+  process.kill(process.pid, sig);
+};
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, onSignal);
+
+after(async () => {
+  await broker?.stop().catch(() => undefined);
+  unmount();
 });
 
 /** The Kafka error type somewhere in a kafkajs error's chain of causes. */
