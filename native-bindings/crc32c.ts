@@ -5,28 +5,8 @@
  * on three streams at once: ~4x @node-rs/crc32 on 16 KiB batches (bench/crc32c.ts). On CPUs it does not
  * accelerate (no SSE4.2, not x86-64) the prebuilt @node-rs/crc32 addon does the work.
  */
-import { createRequire } from 'node:module';
 import { crc32c as rsCrc32c } from '@node-rs/crc32';
-
-interface SluiceNative {
-  readonly available: boolean;
-  crc32c(buf: Uint8Array, start?: number, end?: number): number;
-}
-
-function loadNative(): SluiceNative {
-  const require = createRequire(import.meta.url);
-  // from src (tsx) or dist/native-bindings (compiled): the addon lives beside the C source, in build/Release
-  for (const p of ['./build/Release/sluice_native.node', '../../native-bindings/build/Release/sluice_native.node']) {
-    try {
-      return require(p) as SluiceNative;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
-    }
-  }
-  throw new Error("Sluice's native addon is not built: run `npm install` (it runs node-gyp in native-bindings/)");
-}
-
-const native = loadNative();
+import { sluiceNative as native } from './sluice-native.js';
 
 /** Which implementation computes CRC-32C on this machine. */
 export const crc32cImplementation: 'sluice-sse4.2' | '@node-rs/crc32' = native.available ? 'sluice-sse4.2' : '@node-rs/crc32';

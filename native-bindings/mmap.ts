@@ -1,13 +1,15 @@
 /**
  * A small typed wrapper over `@riaskov/mmap-io` (the maintained fork of mmap-io).
  *
- * Lifetime rule: a mapping is released when its Buffer (and every slice of it) is garbage collected; there is
- * no explicit unmap. Callers drop their reference when done and must never touch bytes of a mapping that lie
+ * Lifetime rule: a mapping is unmapped when its Buffer (and every slice of it) is garbage collected. Until then
+ * it pins its file: an unlinked file's blocks are freed only when its last mapping goes. `releaseMapping` drops
+ * that reference at once (for files about to be deleted). Callers must never touch bytes of a mapping that lie
  * past the current end of the underlying file (that raises SIGBUS and kills the process).
  *
  * A mapped Buffer transferred through postMessage is copied, not shared: each thread maps files itself.
  */
 import { createRequire } from 'node:module';
+import { sluiceNative } from './sluice-native.js';
 
 interface MmapIoModule {
   map(size: number, protection: number, flags: number, fd: number, offset?: number, advise?: number): Buffer;
@@ -37,6 +39,8 @@ export const PAGE_SIZE: number = mmapIo.PAGESIZE;
 export const MAX_MAP_BYTES = 0x7fffffff;
 
 const EMPTY = Buffer.alloc(0);
+/** Buffers returned by mapFile and not yet released: only these may be released. */
+const live = new WeakSet<Buffer>();
 
 function adviceFlag(a: MapAdvice): number {
   switch (a) {
@@ -56,7 +60,21 @@ export function mapFile(fd: number, size: number, mode: MapMode, advice: MapAdvi
   if (size === 0) return EMPTY;
   if (!Number.isInteger(size) || size < 0 || size > MAX_MAP_BYTES) throw new RangeError(`cannot map ${size} bytes`);
   const prot = mode === 'rw' ? mmapIo.PROT_READ | mmapIo.PROT_WRITE : mmapIo.PROT_READ;
-  return mmapIo.map(size, prot, mmapIo.MAP_SHARED, fd, 0, adviceFlag(advice));
+  const buf = mmapIo.map(size, prot, mmapIo.MAP_SHARED, fd, 0, adviceFlag(advice));
+  live.add(buf);
+  return buf;
+}
+
+/**
+ * Lets go of the file behind a mapping now instead of at garbage collection: its pages become anonymous zero
+ * pages (the address range stays valid, so a slice still held somewhere reads zeros rather than faulting).
+ * Only for mappings of files that are being deleted, once no reader needs their bytes. Anything but a Buffer
+ * returned by mapFile (a slice, an empty or already released mapping) is left alone.
+ */
+export function releaseMapping(buf: Buffer | null | undefined): void {
+  if (!buf || !live.has(buf)) return;
+  live.delete(buf);
+  sluiceNative.releaseMapping(buf);
 }
 
 /** madvise over a page-aligned range of a mapping (offset is rounded down to a page). */

@@ -178,8 +178,12 @@ static napi_value js_crc32c(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/* mapping.c */
+void sluice_register_mapping(napi_env env, napi_value exports);
+
 static napi_value init(napi_env env, napi_value exports) {
   init_hw();
+  sluice_register_mapping(env, exports);
   napi_value available, fn;
   napi_get_boolean(env, hw_ready != 0, &available);
   napi_set_named_property(env, exports, "available", available);

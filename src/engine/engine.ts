@@ -703,7 +703,8 @@ export class SluiceEngine {
       const t = this.topicState(name);
       this.topics.delete(name); // new calls fail from here on
       await Promise.all(t.partitions.map((p) => p.owner.request({ op: 'close-partition', slot: p.slot, forDelete: true }).catch(() => undefined)));
-      for (const p of t.partitions) p.reader.close();
+      // the files go next: their mappings must let go now, or the blocks stay allocated until a GC
+      for (const p of t.partitions) p.reader.close(true);
       // Rename first so a crash never leaves old data under a name a new topic could reuse.
       const doomed: string[] = [];
       for (const p of t.partitions) {

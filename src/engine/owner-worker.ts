@@ -7,6 +7,7 @@
  * (the PartitionLog does, through the partition's shared state) and writes completions into the completion
  * ring. acks=1 completions go out before the flush, acks=all ones after it.
  */
+import * as fs from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { SluiceError } from '../errors.js';
 import {
@@ -76,8 +77,8 @@ interface HeldCompletion {
 }
 
 class OwnedPartition {
-  /** The log's producer state: batches are checked against it before they are appended. */
-  readonly producers: ProducerStateManager;
+  /** The log's producer state: batches are checked against it before they are appended (follows `log`). */
+  producers: ProducerStateManager;
   config: LogConfig;
   /** acks=all completions of the current burst. */
   held: HeldCompletion[] = [];
@@ -89,7 +90,8 @@ class OwnedPartition {
     readonly topic: string,
     readonly partition: number,
     readonly dir: string,
-    readonly log: PartitionLog,
+    /** Replaced when the partition returns to service after a storage failure (see `recoverFailed`). */
+    public log: PartitionLog,
     readonly state: PartitionSharedState,
     config: LogConfig,
   ) {
@@ -226,6 +228,7 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
     else writeCompletion(reqId, STATUS_OK, null, info.firstOffset, info.lastOffset, info.logAppendTime, p.state.logStartOffset);
   } catch (e) {
     completeError(reqId, acks, toWireError(e));
+    noteFailure(p);
   }
 }
 
@@ -273,6 +276,7 @@ function flushGroup(): void {
     } catch (e) {
       const err = toWireError(e);
       for (let j = i; j < n; j++) completeError(groupReq[j] as number, groupAcks[j] as number, err);
+      noteFailure(p);
       break;
     }
     const logStart = p.state.logStartOffset;
@@ -333,6 +337,7 @@ function burst(): void {
     } catch (e) {
       err = toWireError(e);
       log('error', { topic: p.topic, partition: p.partition, err: err.message }, 'flush failed');
+      noteFailure(p);
     }
     const held = p.held;
     if (held.length) {
@@ -357,18 +362,23 @@ async function ringLoop(): Promise<void> {
 
 // ------------------------------------------------------------------ control
 
-function openPartition(r: OpenPartitionRequest): void {
-  if (partitions.has(r.slot)) throw new SluiceError('INVALID_ARGUMENT', `slot ${r.slot} is already open`);
-  const state = new PartitionSharedState(r.stateBuffer, r.stateIndex, init.watchBuffer);
-  const plog = PartitionLog.open({
-    dir: r.dir,
-    config: storageConfig(r.config),
+/** Opens (or reopens after a storage failure) a partition's log with this owner's settings. */
+function openLog(dir: string, config: LogConfig, state: PartitionSharedState): PartitionLog {
+  return PartitionLog.open({
+    dir,
+    config: storageConfig(config),
     state,
     clock,
     sink,
     producerIdExpirationMs: init.producerIdExpirationMs,
     onCorruption: init.onCorruption,
   });
+}
+
+function openPartition(r: OpenPartitionRequest): void {
+  if (partitions.has(r.slot)) throw new SluiceError('INVALID_ARGUMENT', `slot ${r.slot} is already open`);
+  const state = new PartitionSharedState(r.stateBuffer, r.stateIndex, init.watchBuffer);
+  const plog = openLog(r.dir, r.config, state);
   const report = plog.recoveryReport;
   if (report.truncatedBytes > 0 || report.corruptions.length > 0) {
     log(
@@ -388,6 +398,117 @@ function openPartition(r: OpenPartitionRequest): void {
   }
   partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config));
   rescheduleFlushTimer();
+}
+
+// ------------------------------------------------------------------ storage failures
+
+/**
+ * A partition whose log failed on a full disk (ENOSPC, or EDQUOT for a quota) refuses writes with
+ * KAFKA_STORAGE_ERROR, and returns to service by itself: retries with back-off (RETRY_FIRST_MS doubling to
+ * RETRY_MAX_MS) reopen the log in place once the file system has room again. The reopen is the crash-recovery
+ * path — every batch after the recovery point re-validated, a torn tail cut — and then the log is cut back to
+ * the end of the last append that succeeded: a write that failed half way leaves no batch behind, and every
+ * acknowledged one is kept. Other I/O errors leave the partition failed until a restart, as before.
+ */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 5_000;
+/** Below this much free space a retry is not even tried. */
+const RETRY_MIN_FREE_BYTES = 64 * 1024;
+
+interface FailedPartition {
+  p: OwnedPartition;
+  /** Log end offset when the log failed: everything below it was written whole. */
+  goodEnd: bigint;
+  nextAttempt: number;
+  delayMs: number;
+}
+
+const failedPartitions = new Map<number, FailedPartition>();
+let retryTimer: NodeJS.Timeout | null = null;
+
+function isDiskFull(e: Error | null): boolean {
+  let c: unknown = e;
+  for (let depth = 0; c instanceof Error && depth < 4; depth++) {
+    const code = (c as NodeJS.ErrnoException).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return true;
+    c = c.cause;
+  }
+  return false;
+}
+
+/** Called after any failed operation on `p`: schedules its recovery if its log failed on a full disk. */
+function noteFailure(p: OwnedPartition): void {
+  const failure = p.log.failure;
+  if (failure === null || failedPartitions.has(p.slot) || !isDiskFull(failure)) return;
+  failedPartitions.set(p.slot, { p, goodEnd: p.log.logEndOffset, nextAttempt: Date.now() + RETRY_FIRST_MS, delayMs: RETRY_FIRST_MS });
+  log('warn', { topic: p.topic, partition: p.partition, err: failure.message }, 'partition is out of disk space: writes fail until it has room again');
+  scheduleRetry();
+}
+
+function scheduleRetry(): void {
+  if (retryTimer || failedPartitions.size === 0 || closing) return;
+  let next = Infinity;
+  for (const f of failedPartitions.values()) next = Math.min(next, f.nextAttempt);
+  retryTimer = setTimeout(retryFailed, Math.max(0, next - Date.now()));
+  retryTimer.unref();
+}
+
+function retryFailed(): void {
+  retryTimer = null;
+  burst(); // entries already in the ring go first, against the failed log
+  const now = Date.now();
+  for (const f of [...failedPartitions.values()]) {
+    if (f.nextAttempt > now) continue;
+    if (partitions.get(f.p.slot) !== f.p) {
+      failedPartitions.delete(f.p.slot); // closed or deleted meanwhile
+      continue;
+    }
+    if (recoverFailed(f)) failedPartitions.delete(f.p.slot);
+    else {
+      f.delayMs = Math.min(RETRY_MAX_MS, f.delayMs * 2);
+      f.nextAttempt = Date.now() + f.delayMs;
+    }
+  }
+  scheduleRetry();
+}
+
+/** One attempt to bring a failed partition back: true when it serves writes again. */
+function recoverFailed(f: FailedPartition): boolean {
+  const p = f.p;
+  try {
+    const fsStat = fs.statfsSync(p.dir);
+    if (fsStat.bavail * fsStat.bsize < RETRY_MIN_FREE_BYTES) return false;
+  } catch {
+    // no statfs here: just try
+  }
+  const old = p.log;
+  old.discard({ reopen: true });
+  let plog: PartitionLog;
+  try {
+    plog = openLog(p.dir, p.config, p.state);
+  } catch (e) {
+    log('debug', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'partition still cannot reopen');
+    return false;
+  }
+  try {
+    const end = plog.logEndOffset;
+    // a write that failed part way may have left whole batches that were never acknowledged: cut them
+    if (end > f.goodEnd) plog.truncateTo(f.goodEnd);
+    if (plog.logEndOffset !== f.goodEnd) {
+      log('error', { topic: p.topic, partition: p.partition, expected: String(f.goodEnd), found: String(plog.logEndOffset) }, 'partition reopened with a different log end');
+    }
+    // the reopened log loaded its producer state (snapshot + replay) and truncateTo rebuilt it after a cut
+    p.log = plog;
+    p.producers = plog.producerState;
+    p.activeBase = p.state.activeSegmentBaseOffset;
+  } catch (e) {
+    // the old (failed) log stays in place, refusing writes; the next attempt reopens again
+    plog.discard({ reopen: true });
+    log('debug', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'partition reopened but could not be cut back');
+    return false;
+  }
+  log('info', { topic: p.topic, partition: p.partition, logEndOffset: String(p.log.logEndOffset) }, 'partition is back in service after running out of disk space');
+  return true;
 }
 
 /**
@@ -449,7 +570,9 @@ function maintain(p: OwnedPartition, now: number): void {
     maybeRoll(p, now);
     if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) timedFlush(p.log);
   } catch (e) {
+    if (failedPartitions.has(p.slot)) return; // out of disk space: already reported, and being retried
     log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'maintenance failed');
+    noteFailure(p);
   }
 }
 
@@ -460,9 +583,15 @@ function handle(req: OwnerRequest): unknown {
     case 'open':
       openPartition(req);
       return null;
-    case 'close-partition':
-      closePartition(part(req.slot), !req.forDelete);
+    case 'close-partition': {
+      const p = part(req.slot);
+      if (req.forDelete) {
+        // its files are deleted next: write nothing (the disk may be full) and let go of them at once
+        partitions.delete(p.slot);
+        p.log.discard();
+      } else closePartition(p, true);
       return null;
+    }
     case 'config': {
       const p = part(req.slot);
       p.config = req.config;
@@ -497,6 +626,7 @@ function handle(req: OwnerRequest): unknown {
       }
       clearInterval(maintenanceTimer);
       if (flushTimer) clearInterval(flushTimer);
+      if (retryTimer) clearTimeout(retryTimer);
       if (first) throw first;
       return null;
     }
@@ -539,7 +669,9 @@ function rescheduleFlushTimer(): void {
         if (p.log.unflushedMessages > 0 && now - p.log.lastFlushTime >= p.config.flushMs) timedFlush(p.log);
         maybeRoll(p, now);
       } catch (e) {
+        if (failedPartitions.has(p.slot)) continue;
         log('error', { topic: p.topic, partition: p.partition, err: (e as Error).message }, 'timed flush failed');
+        noteFailure(p);
       }
     }
   }, period);

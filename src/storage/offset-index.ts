@@ -6,11 +6,13 @@
  * roll/close they are trimmed to their entries. A sealed index is mapped read-only on demand.
  */
 import * as fs from 'node:fs';
-import { mapFile } from '../../native-bindings/mmap.js';
+import { PAGE_SIZE, mapFile, releaseMapping } from '../../native-bindings/mmap.js';
 import { fdatasyncFd } from './files.js';
 
 export const OFFSET_INDEX_ENTRY = 8;
 export const TIME_INDEX_ENTRY = 12;
+
+const ZERO_PAGE = Buffer.alloc(PAGE_SIZE);
 
 /** One index file; `entries` valid entries live at the start of `buf`. */
 export class IndexFile {
@@ -22,6 +24,12 @@ export class IndexFile {
   private fd = -1;
   private map: Buffer | null = null;
   private writable = false;
+  /**
+   * Bytes from the start known to have storage behind them. The preallocated file is sparse, and storing into
+   * a hole of a mapping on a full disk raises SIGBUS (the process dies): a page is given storage with a
+   * write(2) of zeros first, which fails with a plain ENOSPC instead.
+   */
+  private backedBytes = 0;
 
   private constructor(file: string, entrySize: number, entries: number) {
     this.file = file;
@@ -70,7 +78,15 @@ export class IndexFile {
     // (sparse) file faulted in and zero-filled a whole readahead window of pages: ~1.6 ms per new index file
     // against ~10 µs for a single page, which stalled the owner on every new segment and new partition.
     this.map = mapFile(this.fd, Math.max(cur, bytes), 'rw', 'random');
+    this.backedBytes = Math.ceil((this.entries * this.entrySize) / PAGE_SIZE) * PAGE_SIZE;
     this.writable = true;
+  }
+
+  /** Gives storage to the pages up to `end` (see `backedBytes`). */
+  private back(end: number): void {
+    const to = Math.min(Math.ceil(end / PAGE_SIZE) * PAGE_SIZE, (this.map as Buffer).length);
+    for (let p = this.backedBytes; p < to; ) p += fs.writeSync(this.fd, ZERO_PAGE, 0, Math.min(ZERO_PAGE.length, to - p), p);
+    this.backedBytes = to;
   }
 
   /** The bytes of the valid entries (maps a sealed file read-only on first use). */
@@ -93,6 +109,7 @@ export class IndexFile {
   appendOffsetEntry(relOffset: number, position: number): void {
     const m = this.map as Buffer;
     const p = this.entries * OFFSET_INDEX_ENTRY;
+    if (p + OFFSET_INDEX_ENTRY > this.backedBytes) this.back(p + OFFSET_INDEX_ENTRY);
     m.writeInt32BE(relOffset, p);
     m.writeInt32BE(position, p + 4);
     this.entries++;
@@ -101,6 +118,7 @@ export class IndexFile {
   appendTimeEntry(timestamp: bigint, relOffset: number): void {
     const m = this.map as Buffer;
     const p = this.entries * TIME_INDEX_ENTRY;
+    if (p + TIME_INDEX_ENTRY > this.backedBytes) this.back(p + TIME_INDEX_ENTRY);
     m.writeBigInt64BE(timestamp, p);
     m.writeInt32BE(relOffset, p + 8);
     this.entries++;
@@ -133,8 +151,9 @@ export class IndexFile {
     this.writable = false;
   }
 
-  /** Drops the mapping and descriptor without trimming (used before deleting or renaming the file). */
+  /** Drops the mapping (letting go of the file at once) and descriptor without trimming (before deleting or renaming the file). */
   release(): void {
+    releaseMapping(this.map);
     this.map = null;
     if (this.fd >= 0) fs.closeSync(this.fd);
     this.fd = -1;

@@ -309,6 +309,10 @@ export class PartitionLog {
   get isClosed(): boolean {
     return this.closed;
   }
+  /** The I/O error after which this log refuses writes, or null. */
+  get failure(): Error | null {
+    return this.failed;
+  }
 
   /** A reader over this log (maps files itself, as a reader in another thread would). */
   get reader(): PartitionReader {
@@ -1080,12 +1084,29 @@ export class PartitionLog {
     this.state.markClosed();
   }
 
+  /**
+   * Closes a log whose files are about to be deleted, or reopened after a failure: nothing is written (no trim,
+   * sync or marker, which a full disk would refuse), and every mapping lets go of its file at once (deleting
+   * the files then frees their space).
+   */
+  discard(opts: { reopen?: boolean } = {}): void {
+    if (this.closed) return;
+    for (const s of this.segments) s.release();
+    this._reader?.close(true);
+    this._reader = null;
+    // A log reopened in place refuses writes as failed (KAFKA_STORAGE_ERROR) from here on, and leaves its
+    // shared state open: readers go on with the new log.
+    if (opts.reopen) {
+      this.failed ??= new Error('the log was reopened');
+      return;
+    }
+    this.closed = true;
+    this.state.markClosed();
+  }
+
   /** Closes and deletes the whole partition directory. */
   deleteAll(): void {
-    for (const s of this.segments) s.release();
-    this.closed = true;
-    this._reader?.close();
-    this.state.markClosed();
+    this.discard();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SluiceError } from '../errors.js';
 import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD } from '../record/batch-header.js';
-import { mapFile } from '../../native-bindings/mmap.js';
+import { mapFile, releaseMapping } from '../../native-bindings/mmap.js';
 import { INDEX_SUFFIX, LOG_SUFFIX, isEnoent, listSegmentBases, segmentFileName } from './files.js';
 import { OFFSET_INDEX_ENTRY, lookupOffsetIndex } from './offset-index.js';
 import type { PartitionSharedState } from './shared-state.js';
@@ -221,8 +221,18 @@ export class PartitionReader {
     return { base, log, logSize, index, indexEntries: Math.floor(index.length / OFFSET_INDEX_ENTRY) };
   }
 
-  /** Drops every mapping this reader holds (they are unmapped once no slice references them). */
-  close(): void {
+  /**
+   * Drops every mapping this reader holds (they are unmapped once no slice references them). With `release`
+   * (the partition is being deleted) they let go of their files at once: a slice still held reads zeros.
+   */
+  close(release = false): void {
+    if (release) {
+      for (const v of [...this.views.values(), this.activeView]) {
+        if (!v) continue;
+        releaseMapping(v.log);
+        releaseMapping(v.index);
+      }
+    }
     this.views.clear();
     this.activeView = null;
     this.bases = [];

@@ -73,6 +73,8 @@ export interface TestBroker {
    * again on the same data dir, port and config, with `args` added to `sluice start`. Rejects if it exits.
    */
   restart(opts?: { signal?: NodeJS.Signals; between?: () => void | Promise<void>; args?: readonly string[] }): Promise<void>;
+  /** The broker's exit code (null while it runs; 128 when a signal ended it). */
+  exitCode(): number | null;
   stop(): Promise<void>;
 }
 
@@ -80,19 +82,29 @@ export interface TestBroker {
  * Starts `sluice start` on a free port and a temp data dir, with settings that keep group tests fast.
  * (A fixed free port rather than --port 0: with port 0 the broker currently advertises port 0 in Metadata.)
  */
-export async function startTestBroker(extraConfig: Record<string, string> = {}, opts: { openFileLimit?: number } = {}): Promise<TestBroker> {
+export async function startTestBroker(extraConfig: Record<string, string> = {}, opts: TestBrokerOptions = {}): Promise<TestBroker> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return await startOnce(await deadPort(), extraConfig, opts.openFileLimit);
+      return await startOnce(opts.port ?? (await deadPort()), extraConfig, opts);
     } catch (e) {
       if (attempt >= 3 || !String(e).includes('EADDRINUSE')) throw e;
     }
   }
 }
 
-async function startOnce(port: number, extraConfig: Record<string, string>, openFileLimit: number | undefined): Promise<TestBroker> {
+export interface TestBrokerOptions {
+  /** Data directory to use (kept by `stop`); default: a fresh one removed by `stop`. */
+  dataDir?: string;
+  /** Port to listen on (e.g. a restart on the port clients know); default: a free one. */
+  port?: number;
+  /** The broker's open-file limit (`ulimit -n`). */
+  openFileLimit?: number;
+}
+
+async function startOnce(port: number, extraConfig: Record<string, string>, opts: TestBrokerOptions): Promise<TestBroker> {
+  const openFileLimit = opts.openFileLimit;
   const dir = mkdtempSync(join(tmpdir(), 'sluice-cli-'));
-  const dataDir = join(dir, 'data');
+  const dataDir = opts.dataDir ?? join(dir, 'data');
   const props = {
     'group.initial.rebalance.delay.ms': '0',
     'offsets.topic.num.partitions': '4',
@@ -124,6 +136,7 @@ async function startOnce(port: number, extraConfig: Record<string, string>, open
       await between?.();
       proc = await startSluice(argv(args), {}, { openFileLimit });
     },
+    exitCode: () => proc.exitCode(),
     async stop() {
       await proc.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -137,6 +150,8 @@ export interface SluiceProcess {
   pid: number;
   /** stderr so far. */
   stderr(): string;
+  /** The exit code (null while it runs; 128 when a signal ended it). */
+  exitCode(): number | null;
   /** Sends `signal` (SIGTERM by default) if it still runs; resolves with the exit code and all of stderr. */
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; stderr: string }>;
 }
@@ -174,6 +189,7 @@ export async function startSluice(args: readonly string[], env: NodeJS.ProcessEn
     ready,
     pid: child.pid!,
     stderr: () => err,
+    exitCode: () => child.exitCode ?? (child.signalCode ? 128 : null),
     async stop(signal: NodeJS.Signals = 'SIGTERM') {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
       return { code: await exited, stderr: err };

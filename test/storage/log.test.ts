@@ -8,7 +8,7 @@ import { SluiceError } from '../../src/errors.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { PartitionReader } from '../../src/storage/partition-reader.js';
 import { PartitionSharedState } from '../../src/storage/shared-state.js';
-import type { IoMode } from '../../src/storage/segment.js';
+import { PREALLOCATE_FIRST, type IoMode } from '../../src/storage/segment.js';
 import { config, makeBatch, manualClock, rmDir, segmentFiles, tempDir } from './helpers.js';
 
 /** Reads the whole log through `log.read`, returning [offset, value] of every record. */
@@ -64,6 +64,38 @@ for (const ioMode of ['mmap', 'pwrite'] as IoMode[]) {
         // and keeps appending after reopen
         const info = log.append(makeBatch(2, { tag: 'after' }), { assignOffsets: true });
         assert.equal(info.firstOffset, BigInt(expected.length));
+        log.close();
+      } finally {
+        rmDir(dir);
+      }
+    });
+
+    const stepSkip = ioMode === 'mmap' ? 'the mmap mode maps segment.bytes at once' : false;
+    test('the active segment is preallocated in bounded steps, not to segment.bytes; reads follow it as it grows', { skip: stepSkip }, () => {
+      const dir = tempDir();
+      try {
+        const cfg = config({ segmentBytes: 1 << 30 });
+        let log = PartitionLog.open({ dir, config: cfg, ioMode });
+        const file = path.join(dir, segmentFiles(dir)[0] as string);
+        log.append(makeBatch(1, { tag: 'first' }), { assignOffsets: true });
+        assert.ok(fs.statSync(file).size <= PREALLOCATE_FIRST, `a fresh segment is ${fs.statSync(file).size} bytes long`);
+        const reader = new PartitionReader(dir, log.state);
+        // ~3 MiB in 64 KiB batches: the file grows step by step ahead of the data, and a reader keeps up
+        let readUpTo = 0n;
+        for (let i = 0; i < 48; i++) {
+          log.append(makeBatch(1, { tag: `b${i}`, valueSize: 64 * 1024 }), { assignOffsets: true });
+          const r = reader.read(readUpTo, { maxBytes: 1 << 20 });
+          assert.ok(r.nextOffset > readUpTo);
+          readUpTo = r.nextOffset;
+          const st = fs.statSync(file);
+          assert.ok(st.size >= log.sizeInBytes && st.size <= 2 * log.sizeInBytes + PREALLOCATE_FIRST, `file ${st.size} bytes for ${log.sizeInBytes} of data`);
+        }
+        assert.equal(readAll(log).length, 49);
+        log.close();
+        assert.equal(fs.statSync(file).size, log.sizeInBytes, 'trimmed at close');
+        log = PartitionLog.open({ dir, config: cfg, ioMode });
+        for (let i = 0; i < 20; i++) log.append(makeBatch(1, { tag: `c${i}`, valueSize: 64 * 1024 }), { assignOffsets: true });
+        assert.deepEqual(readAll(log).slice(-1)[0]?.[0], 68n);
         log.close();
       } finally {
         rmDir(dir);
