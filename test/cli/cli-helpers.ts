@@ -114,9 +114,9 @@ async function startOnce(port: number, extraConfig: Record<string, string>, opts
   writeFileSync(join(dir, 'broker.properties'), Object.entries(props).map(([k, v]) => `${k}=${v}\n`).join(''));
   const argv = (args: readonly string[]): string[] =>
     ['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn', ...args];
-  let proc: SluiceProcess;
+  let proc: StartedSluice;
   try {
-    proc = await startSluice(argv([]), {}, { openFileLimit });
+    proc = await spawnSluiceStart(argv([]), {}, { openFileLimit });
   } catch (e) {
     rmSync(dir, { recursive: true, force: true });
     throw e;
@@ -134,7 +134,7 @@ async function startOnce(port: number, extraConfig: Record<string, string>, opts
     async restart({ signal = 'SIGTERM', between, args = [] } = {}) {
       await proc.stop(signal);
       await between?.();
-      proc = await startSluice(argv(args), {}, { openFileLimit });
+      proc = await spawnSluiceStart(argv(args), {}, { openFileLimit });
     },
     exitCode: () => proc.exitCode(),
     async stop() {
@@ -144,7 +144,7 @@ async function startOnce(port: number, extraConfig: Record<string, string>, opts
   };
 }
 
-export interface SluiceProcess {
+export interface StartedSluice {
   /** stdout up to and including the ready line. */
   ready: string;
   pid: number;
@@ -160,7 +160,7 @@ export interface SluiceProcess {
  * Starts `sluice start ...args` with `env` added to this process's environment; resolves once the ready line is
  * out, rejects if it exits first. With `openFileLimit` a shell sets that limit and execs node (the pid is the broker's).
  */
-export async function startSluice(args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { openFileLimit?: number | undefined } = {}): Promise<SluiceProcess> {
+export async function spawnSluiceStart(args: readonly string[], env: NodeJS.ProcessEnv = {}, opts: { openFileLimit?: number | undefined } = {}): Promise<StartedSluice> {
   const argv = [process.execPath, SLUICE_BIN, 'start', ...args];
   const spawnOpts = { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] as ('ignore' | 'pipe')[], env: { ...process.env, ...env } };
   const child: ChildProcess =

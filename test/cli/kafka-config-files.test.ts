@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, deadPort, runSluice, startSluice } from './cli-helpers.js';
+import { REPO_ROOT, deadPort, runSluice, spawnSluiceStart } from './cli-helpers.js';
 
 const CONFIGS = join(REPO_ROOT, 'test', 'cli', 'kafka-configs');
 
@@ -27,7 +27,7 @@ for (const c of cases) {
       const port = await deadPort();
       // The file's advertised.listeners names localhost:9092; the environment points clients at this test's port.
       // SLUICE_DIR stands for a wrapper script's own variable: not a config key, so it must not refuse the start.
-      const b = await startSluice(
+      const b = await spawnSluiceStart(
         ['--config', join(CONFIGS, c.file), '--port', String(port), '--data-dir', join(dir, 'data')],
         { SLUICE_CFG_ADVERTISED_LISTENERS: `PLAINTEXT://127.0.0.1:${port}`, SLUICE_CFG_NUM_PARTITIONS: '3', SLUICE_DIR: dir },
       );

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deadPort, runSluice, startSluice } from '../cli/cli-helpers.js';
+import { deadPort, runSluice, spawnSluiceStart } from '../cli/cli-helpers.js';
 import { Scrape } from './scrape.js';
 
 test('sluice start --metrics-port serves Prometheus metrics; the ready line is unchanged; SIGTERM stops both', async () => {
@@ -14,7 +14,7 @@ test('sluice start --metrics-port serves Prometheus metrics; the ready line is u
     const port = await deadPort();
     const metricsPort = await deadPort();
     const dataDir = join(dir, 'data');
-    const b = await startSluice(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--metrics-port', String(metricsPort), '--log-level', 'warn']);
+    const b = await spawnSluiceStart(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--metrics-port', String(metricsPort), '--log-level', 'warn']);
     try {
       assert.equal(b.ready, `sluice: listening on 127.0.0.1:${port} (data in ${dataDir})\n`);
       const url = `http://127.0.0.1:${metricsPort}/metrics`;
@@ -32,7 +32,7 @@ test('sluice start --metrics-port serves Prometheus metrics; the ready line is u
       assert.equal(code, 0, stderr);
     }
     // The same port from the environment (SLUICE_CFG_<KEY>), after a clean restart on the same data.
-    const again = await startSluice(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'], {
+    const again = await spawnSluiceStart(['--port', String(port), '--data-dir', dataDir, '--config', join(dir, 'broker.properties'), '--log-level', 'warn'], {
       SLUICE_CFG_SLUICE_METRICS_PORT: String(metricsPort),
     });
     try {
