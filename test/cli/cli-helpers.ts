@@ -33,6 +33,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Send SIGINT after this many ms (to test Ctrl-C handling). */
   sigintAfterMs?: number;
+  /** Send SIGINT when this aborts (Ctrl-C at a moment the test chooses). */
+  interrupt?: AbortSignal;
 }
 
 /** Runs `sluice ...args` to completion. */
@@ -48,6 +50,7 @@ export function runSluice(args: readonly string[], opts: RunOptions = {}): Promi
       reject(new Error(`sluice ${args.join(' ')} timed out\nstdout: ${stdout}\nstderr: ${stderr}`));
     }, opts.timeoutMs ?? 30_000);
     if (opts.sigintAfterMs !== undefined) setTimeout(() => child.kill('SIGINT'), opts.sigintAfterMs);
+    opts.interrupt?.addEventListener('abort', () => child.kill('SIGINT'), { once: true });
     child.on('error', reject);
     child.on('close', (code) => {
       clearTimeout(timer);

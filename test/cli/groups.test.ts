@@ -76,25 +76,31 @@ test('list, describe with lag, reset-offsets (plan, dry run, execute), delete', 
 });
 
 test('describe shows members and assignment of a running consumer; reset refuses an active group', async () => {
-  const running = broker.run(['consume', 'events', '--group', 'live', '--from-beginning', '--client-id', 'watcher'], { sigintAfterMs: 4000 });
-  let desc = '';
-  for (let i = 0; i < 40; i++) {
-    await new Promise((r) => setTimeout(r, 100));
-    const r = await broker.run(['groups', 'describe', 'live']);
-    if (r.code === 0 && /State: Stable/.test(r.stdout)) {
-      desc = r.stdout;
-      break;
+  // The consumer runs until the checks are done (Ctrl-C then), however slowly each `sluice` command starts.
+  const ctrlC = new AbortController();
+  const running = broker.run(['consume', 'events', '--group', 'live', '--from-beginning', '--client-id', 'watcher'], { interrupt: ctrlC.signal, timeoutMs: 120_000 });
+  try {
+    let desc = '';
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const r = await broker.run(['groups', 'describe', 'live']);
+      if (r.code === 0 && /State: Stable/.test(r.stdout)) {
+        desc = r.stdout;
+        break;
+      }
     }
+    assert.match(desc, /Members: 1/);
+    assert.match(desc, /CONSUMER-ID\s+HOST\s+CLIENT-ID\s+#PARTITIONS\s+ASSIGNMENT/);
+    assert.match(desc, /watcher\s+2\s+events\(0,1\)/);
+    const reset = await broker.run(['groups', 'reset-offsets', '--group', 'live', '--topic', 'events', '--to-earliest', '--execute']);
+    assert.equal(reset.code, 1);
+    assert.match(reset.stderr, /group 'live' has active members/);
+    const del = await broker.run(['groups', 'delete', 'live']);
+    assert.equal(del.code, 1);
+    assert.match(del.stderr, /NON_EMPTY_GROUP/);
+  } finally {
+    ctrlC.abort();
   }
-  assert.match(desc, /Members: 1/);
-  assert.match(desc, /CONSUMER-ID\s+HOST\s+CLIENT-ID\s+#PARTITIONS\s+ASSIGNMENT/);
-  assert.match(desc, /watcher\s+2\s+events\(0,1\)/);
-  const reset = await broker.run(['groups', 'reset-offsets', '--group', 'live', '--topic', 'events', '--to-earliest', '--execute']);
-  assert.equal(reset.code, 1);
-  assert.match(reset.stderr, /group 'live' has active members/);
-  const del = await broker.run(['groups', 'delete', 'live']);
-  assert.equal(del.code, 1);
-  assert.match(del.stderr, /NON_EMPTY_GROUP/);
   const done = await running;
   assert.equal(done.code, 0, done.stderr);
 });

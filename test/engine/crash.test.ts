@@ -48,7 +48,7 @@ function readAll(s: Sluice, topic: string, partition: number): Map<bigint, Buffe
   return out;
 }
 
-test('kill -9: every acks=all append survives, reads never see a torn batch', { timeout: 60_000 }, async () => {
+test('kill -9: every acks=all append survives, reads never see a torn batch', { timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir('sluice-crash-');
   try {
     const acked: { p: number; base: bigint; last: bigint; hash: string }[] = [];
