@@ -177,6 +177,8 @@ function handleEntry(slot: number, reqId: number, acks: number, buf: Buffer): vo
     return;
   }
   try {
+    // A failed log refuses first: its producer state may not be consulted (a retry must not pass for a duplicate).
+    p.log.ensureWritable();
     // Idempotence: check every batch from a producer before writing anything of this entry (the log records
     // the ones it appends).
     let data = buf;

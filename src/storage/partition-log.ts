@@ -341,7 +341,8 @@ export class PartitionLog {
     return this.segments[this.segments.length - 1] as LogSegment;
   }
 
-  private ensureWritable(): void {
+  /** Throws the STORAGE (or CLOSED) error an append would: lets callers refuse before consulting other state. */
+  ensureWritable(): void {
     if (this.closed) throw new SluiceError('CLOSED', `partition log ${this.dir} is closed`);
     if (this.failed) throw new SluiceError('STORAGE', `partition log ${this.dir} failed earlier: ${this.failed.message}`, { cause: this.failed });
   }
@@ -501,6 +502,9 @@ export class PartitionLog {
       let consumed = entries.length;
       let firstOfAll = -1n;
       let processed = 0;
+      // Producer state learns of a batch only once its bytes are written: a batch whose write failed must not be
+      // taken for a duplicate when the producer retries it (it would be acknowledged with offsets holding nothing).
+      const produced: { h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>; base: bigint }[] = [];
       for (let i = 0; i < entries.length; i++) {
         if (!valid[i]) continue;
         const batches = entries[i] as Buffer;
@@ -564,16 +568,15 @@ export class PartitionLog {
           next = last + 1n;
           const producerId = batches.readBigInt64BE(p + PRODUCER_ID_OFFSET);
           if (producerId >= 0n) {
-            this.producerState.update(
-              {
+            produced.push({
+              h: {
                 producerId,
                 producerEpoch: batches.readInt16BE(p + PRODUCER_EPOCH_OFFSET),
                 baseSequence: batches.readInt32BE(p + BASE_SEQUENCE_OFFSET),
                 lastOffsetDelta: delta,
               },
               base,
-              BigInt(now),
-            );
+            });
           }
           p += size;
         }
@@ -591,6 +594,7 @@ export class PartitionLog {
         }
       }
       seg.writev(pending);
+      for (const u of produced) this.producerState.update(u.h, u.base, BigInt(now));
       if (assign && epoch !== undefined && epoch > this.epochs.latestEpoch) this.epochs.assign(epoch, firstOfAll);
       this._leo = next;
       if (this._unflushed >= cfg.flushMessages || now - this._lastFlush >= cfg.flushMs) this.flush();
