@@ -238,15 +238,20 @@ export function installIndexes(seg: LogSegment, built: { offsetIndex: Buffer; ti
       report.rebuiltIndexes.push(name);
       report.actions.push(`rebuilt ${name}${old === null ? ' (missing)' : why ? ` (${why})` : ' (did not match the log)'}`);
     }
-    // rewrite exactly the entries (also drops a stale preallocated tail)
-    const fd = fs.openSync(file, 'w');
+    // Exactly the entries (also drops a stale preallocated tail), into a new file renamed over the old one: a
+    // reader's mapping of the old index (a partition reopened in place after a full disk) keeps its pages, where
+    // truncating the file under it would make its next lookup a SIGBUS, and a write that fails leaves it whole.
+    const tmp = `${file}.tmp`;
+    const fd = fs.openSync(tmp, 'w');
     try {
       if (content.length) fs.writeSync(fd, content);
-      fdatasyncFd(fd, file);
+      fdatasyncFd(fd, tmp);
     } finally {
       fs.closeSync(fd);
     }
+    fs.renameSync(tmp, file);
   }
+  fsyncDir(path.dirname(seg.offsetIndex.file));
   seg.offsetIndex = IndexFile.openSealed(seg.offsetIndex.file, OFFSET_INDEX_ENTRY);
   seg.timeIndex = IndexFile.openSealed(seg.timeIndex.file, TIME_INDEX_ENTRY);
 }

@@ -6,6 +6,9 @@ import { decodeBatches } from '../../src/record/batch.js';
 import { SluiceError } from '../../src/errors.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
 import { StorageCorruptionError } from '../../src/storage/recovery.js';
+import { PartitionReader } from '../../src/storage/partition-reader.js';
+import { PartitionSharedState } from '../../src/storage/shared-state.js';
+import { readBatchHeader } from '../../src/record/batch-header.js';
 import type { IoMode } from '../../src/storage/segment.js';
 import { config, makeBatch, recordingSink, rmDir, segmentFiles, snapshotDir, tempDir } from './helpers.js';
 
@@ -462,6 +465,27 @@ test('clean open after index.interval.bytes was lowered: sealed segments are not
     assert.deepEqual(re.recoveryReport.corruptions, []);
     assert.ok(allBytes(re).equals(Buffer.concat(written)));
     re.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test('an in-place reopen rebuilds indexes as new files: a reader mapped on the old ones keeps reading every offset', () => {
+  const dir = tempDir();
+  try {
+    const state = PartitionSharedState.standalone();
+    const log = PartitionLog.open({ dir, config: config({ indexIntervalBytes: 100 }), state });
+    for (let i = 0; i < 40; i++) log.append(makeBatch(1, { valueSize: 200 }), { assignOffsets: true });
+    const reader = new PartitionReader(dir, state);
+    const index = path.join(dir, '00000000000000000000.index');
+    for (let o = 0n; o < 40n; o += 7n) assert.equal(readBatchHeader(reader.read(o, { maxBytes: 300 }).records, 0).baseOffset, o);
+    const before = fs.statSync(index).ino;
+    // what the owner does to bring back a log that failed on a full disk: no marker, the active segment rescanned
+    log.discard({ reopen: true });
+    const again = PartitionLog.open({ dir, config: config({ indexIntervalBytes: 100 }), state });
+    assert.notEqual(fs.statSync(index).ino, before, 'the rebuilt index is a new file (truncating the mapped one could fault a reader)');
+    for (let o = 0n; o < 40n; o++) assert.equal(readBatchHeader(reader.read(o, { maxBytes: 300 }).records, 0).baseOffset, o);
+    again.close();
   } finally {
     rmDir(dir);
   }
