@@ -82,12 +82,15 @@ test('six half-sent 100 MB requests: memory stays bounded (default queued.max.re
       s.socket.write(size);
       void sendZeros(s.socket, 95 * MB);
     }
-    const limit = new Promise<number>((r) => setTimeout(() => r(-1), 3000 + 4000));
+    // One frame holds the pool at a time: each is closed at its deadline, or once granted memory, a moment
+    // (a quarter of the deadline) after the one before it; with the default 30 s all six end within a minute.
+    const limit = new Promise<number>((r) => setTimeout(() => r(-1), 3000 + 6 * 1500 + 2000));
     const closedAt = await Promise.all(senders.map((s) => Promise.race([s.closed, limit])));
     for (const s of senders) s.socket.destroy();
     t.diagnostic(`broker RSS ${(before / 1048576).toFixed(0)} MiB before, peak ${(peak / 1048576).toFixed(0)} MiB`);
     assert.ok(peak < 400 * 1024 * 1024, `broker RSS peaked at ${(peak / 1048576).toFixed(0)} MiB (from ${(before / 1048576).toFixed(0)} MiB)`);
     for (const t of closedAt) assert.ok(t !== -1 && t - started >= 2900, `closed ${t === -1 ? 'never' : `${t - started} ms after the frame started`} (deadline 3000 ms)`);
+    t.diagnostic(`closed after ${closedAt.map((c) => c - started).sort((x, y) => x - y).join(', ')} ms`);
   } finally {
     clearInterval(sampler);
   }
@@ -205,4 +208,60 @@ test('defaults: a request must arrive within 30 s, never longer than connections
   assert.equal(d.maxConnectionsPerIp, 2147483647);
   assert.equal(resolveBrokerConfig({ 'connections.max.idle.ms': '5000' }).requestReadTimeoutMs, 5000);
   assert.throws(() => resolveBrokerConfig({ 'queued.max.request.bytes': '1000' }), /queued.max.request.bytes/);
+});
+
+test('a request muted behind a silent frame is answered once that frame hits its own deadline, also after the client sent FIN', async () => {
+  const b = await broker({ 'socket.request.max.bytes': '1000000', 'queued.max.request.bytes': '1000000', 'sluice.request.read.timeout.ms': '2000' });
+  // A size prefix and nothing more: it holds the whole pool until its deadline closes it.
+  const holder = await open(b.port);
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(1_000_000);
+  holder.socket.write(prefix);
+  await new Promise((r) => setTimeout(r, 200));
+  const halfClosed = await RawClient.open(b.port);
+  halfClosed.write(requestFrame('ApiVersions', 0, 1, {}));
+  halfClosed.socket.end(); // FIN: "answer what I sent, then close"
+  const muted = await RawClient.open(b.port);
+  muted.write(requestFrame('ApiVersions', 0, 2, {}));
+  // Muted time is not the waiting clients' slowness: they are neither dropped nor closed for it.
+  assert.ok(await muted.waitFrames(1, 10_000), 'the muted client is answered');
+  assert.ok(await halfClosed.waitFrames(1, 10_000), 'the half-closed client is answered before its connection ends');
+  const closedAt = await holder.closed;
+  assert.ok(closedAt > 0, 'the silent frame was closed at its deadline');
+  muted.destroy();
+  halfClosed.destroy();
+});
+
+test('a client that reads none of its answers is closed after connections.max.idle.ms, and its memory goes back', async () => {
+  const b = await broker({ 'connections.max.idle.ms': '3000', 'sluice.request.read.timeout.ms': '2000' });
+  const p = await RawClient.open(b.port);
+  const value = Buffer.alloc(900_000, 7);
+  for (let i = 0; i < 80; i++) {
+    p.write(requestFrame('Produce', 9, i, { acks: 1, timeoutMs: 5000, topicData: [{ name: 'unread', partitionData: [{ index: 0, records: encodeBatch([{ value }]) }] }] }));
+    assert.ok(await p.waitFrames(i + 1, 10_000));
+  }
+  p.destroy();
+  // Fetches of ~70 MB it never reads (the broker stops reading it once 64 MiB of answers wait), then a size
+  // prefix that takes the whole default request memory.
+  const reader = await open(b.port);
+  reader.socket.pause();
+  const fetch = (id: number, offset: bigint): Buffer =>
+    requestFrame('Fetch', 11, id, { maxWaitMs: 0, minBytes: 1, maxBytes: 40 << 20, topics: [{ topic: 'unread', partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 40 << 20 }] }] });
+  const prefix = Buffer.alloc(4);
+  prefix.writeInt32BE(104_857_600);
+  const started = Date.now();
+  reader.socket.write(Buffer.concat([fetch(1, 0n), fetch(2, 40n), prefix]));
+  // A client that reads nothing does not see the close either: the broker's log says when it closed it.
+  let closedAfter = -1;
+  for (let waited = 0; waited < 15_000 && closedAfter < 0; waited += 100) {
+    await new Promise((r) => setTimeout(r, 100));
+    if (b.stderr().includes('kafka client reads no answers')) closedAfter = Date.now() - started;
+  }
+  assert.ok(closedAfter >= 0, `closed although it stopped reading with a frame in progress\n${b.stderr()}`);
+  assert.ok(closedAfter >= 2500, `not before connections.max.idle.ms (${closedAfter} ms)`);
+  const c = await RawClient.open(b.port);
+  c.write(requestFrame('ApiVersions', 0, 1, {}));
+  assert.ok(await c.waitFrames(1, 5000), 'the request memory it held is free again');
+  c.destroy();
+  reader.socket.destroy();
 });

@@ -8,6 +8,7 @@
  * then arrive in full within the request deadline counted from its first byte (a client trickling bytes
  * gains nothing); a connection with nothing in flight and no traffic for connections.max.idle.ms is closed.
  */
+import { setMaxListeners } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Logger } from '../../engine/types.js';
 import type { PoolWaiter, RequestMemoryPool } from './memory-pool.js';
@@ -89,6 +90,11 @@ export class Connection {
   private closed = false;
   /** Back-pressure: too many requests in flight or too many response bytes unsent. */
   private paused = false;
+  /** While paused: bytes the socket had finished sending at the last sweep, and when that last grew. */
+  private sentAtSweep = 0;
+  private lastSendProgress = 0;
+  /** Date.now() when the pool last granted this connection's frame its memory. */
+  private grantedAt = 0;
   private readonly closer = new AbortController();
   /** Aborts when the connection closes: long polls stop waiting for a client that is gone. */
   readonly closedSignal: AbortSignal = this.closer.signal;
@@ -109,7 +115,12 @@ export class Connection {
       this.destroy();
     });
     socket.on('close', () => this.destroy());
-    socket.on('drain', () => this.maybeResume());
+    socket.on('drain', () => {
+      this.maybeResume();
+      this.endIfDone();
+    });
+    // Many long polls of one connection each listen for its close: not a leak.
+    setMaxListeners(0, this.closedSignal);
   }
 
   get isClosed(): boolean {
@@ -143,8 +154,24 @@ export class Connection {
    */
   expire(now: number, requestTimeoutMs: number, idleMs: number): void {
     if (this.closed) return;
+    if (this.paused && this.socket.writableLength > 0) {
+      // Paused for answers the client does not read: whatever else it does, a client that takes none of them
+      // for idleMs is gone (it would otherwise keep its frame's memory for ever).
+      const sent = this.socket.bytesWritten - this.socket.writableLength;
+      if (sent !== this.sentAtSweep) {
+        this.sentAtSweep = sent;
+        this.lastSendProgress = now;
+      } else if (now - this.lastSendProgress >= idleMs) {
+        this.closeFor('idle', 'kafka client reads no answers (connections.max.idle.ms); closing connection', { unsent: this.socket.writableLength, idleMs });
+        return;
+      }
+    }
     if (this.frameStartedAt !== 0) {
-      if (!this.paused && now - this.frameStartedAt >= requestTimeoutMs) {
+      // Time paused for back-pressure is not the client's slowness. Time muted waiting for memory counts (so
+      // half-sent frames queued behind each other all end near the deadline), but a frame granted memory just
+      // now gets a moment to be read: a small request muted behind a silent one is answered, not closed.
+      const grace = Math.min(1000, requestTimeoutMs / 4);
+      if (!this.paused && now - this.frameStartedAt >= requestTimeoutMs && now - this.grantedAt >= grace) {
         const received = this.frameSize < 0 ? this.buffered : this.frameFilled + this.buffered;
         this.closeFor('request_timeout', 'kafka request not received in full in time; closing connection', {
           size: this.frameSize,
@@ -183,7 +210,13 @@ export class Connection {
   private ended = false;
   private onEnd(): void {
     this.ended = true;
-    if (this.queue.length === 0) this.endGracefully();
+    this.endIfDone();
+  }
+
+  /** After the client's FIN: end once every complete request it sent has been answered. */
+  private endIfDone(): void {
+    // A frame waiting for memory, or complete frames not parsed while paused, are requests still to answer.
+    if (this.ended && this.queue.length === 0 && this.waiter === null && !this.paused) this.endGracefully();
   }
 
   private endGracefully(): void {
@@ -247,9 +280,13 @@ export class Connection {
       return;
     }
     this.reserved = w.bytes;
+    this.grantedAt = Date.now();
     if (!this.paused) this.socket.resume();
     // Off the releasing call's stack: it may be another connection's teardown or the sweep.
-    queueMicrotask(() => this.parseFrames());
+    queueMicrotask(() => {
+      this.parseFrames();
+      this.endIfDone();
+    });
   }
 
   /**
@@ -383,16 +420,15 @@ export class Connection {
     }
     if (this.closed) return;
     if (this.socket.writableLength >= MAX_WRITE_BACKLOG) this.pause();
-    if (this.ended && this.queue.length === 0) {
-      this.endGracefully();
-      return;
-    }
     this.maybeResume();
+    this.endIfDone();
   }
 
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
+    this.sentAtSweep = this.socket.bytesWritten - this.socket.writableLength;
+    this.lastSendProgress = Date.now();
     this.socket.pause();
   }
 
