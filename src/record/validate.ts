@@ -258,8 +258,8 @@ export function validateProducedBatch(buf: Buffer, pos: number, size: number, ru
   if (codec !== CompressionType.None) {
     try {
       records = decompress(codec, buf.subarray(start, end), rules.maxDecompressedBytes, scratch);
-      // Keep a buffer the size of the largest batch seen (up to a bound) for the next ones.
-      if (records.buffer !== scratch.buffer && records.length > scratch.length && records.length <= MAX_SCRATCH_BYTES) {
+      // Keep a buffer the size of the largest batch seen (up to a bound) for the next ones; only lz4 decodes into it.
+      if (codec === CompressionType.Lz4 && records.buffer !== scratch.buffer && records.length > scratch.length && records.length <= MAX_SCRATCH_BYTES) {
         scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH_BYTES, Math.max(64 * 1024, 2 ** Math.ceil(Math.log2(records.length * 1.25)))));
       }
     } catch (e) {
