@@ -77,13 +77,10 @@ interface HeldCompletion {
 }
 
 class OwnedPartition {
-  /** The log's producer state: batches are checked against it before they are appended (follows `log`). */
-  producers: ProducerStateManager;
   config: LogConfig;
   /** acks=all completions of the current burst. */
   held: HeldCompletion[] = [];
   touched = false;
-  activeBase: bigint;
 
   constructor(
     readonly slot: number,
@@ -96,8 +93,11 @@ class OwnedPartition {
     config: LogConfig,
   ) {
     this.config = config;
-    this.producers = log.producerState;
-    this.activeBase = state.activeSegmentBaseOffset;
+  }
+
+  /** The log's producer state: batches are checked against it before they are appended. */
+  get producers(): ProducerStateManager {
+    return this.log.producerState;
   }
 }
 
@@ -501,8 +501,6 @@ function recoverFailed(f: FailedPartition): boolean {
     }
     // the reopened log loaded its producer state (snapshot + replay) and truncateTo rebuilt it after a cut
     p.log = plog;
-    p.producers = plog.producerState;
-    p.activeBase = p.state.activeSegmentBaseOffset;
   } catch (e) {
     // the old (failed) log stays in place, refusing writes; the next attempt reopens again
     plog.discard({ reopen: true });

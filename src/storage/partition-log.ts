@@ -58,7 +58,7 @@ import {
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch.js';
 import { TIME_INDEX_ENTRY, lookupTimeIndexBelow } from './offset-index.js';
 import { PartitionReader } from './partition-reader.js';
-import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager } from './producer-state.js';
+import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager, type ProducerBatchFields } from './producer-state.js';
 import {
   cleanupLeftovers,
   emptyReport,
@@ -504,7 +504,7 @@ export class PartitionLog {
       let processed = 0;
       // Producer state learns of a batch only once its bytes are written: a batch whose write failed must not be
       // taken for a duplicate when the producer retries it (it would be acknowledged with offsets holding nothing).
-      const produced: { h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>; base: bigint }[] = [];
+      const produced: { h: ProducerBatchFields; base: bigint }[] = [];
       for (let i = 0; i < entries.length; i++) {
         if (!valid[i]) continue;
         const batches = entries[i] as Buffer;

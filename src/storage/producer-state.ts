@@ -27,6 +27,9 @@ export const SNAPSHOT_SUFFIX = '.snapshot';
 /** Kafka's producer.id.expiration.ms default: a producer idle for a day is forgotten. */
 export const DEFAULT_PRODUCER_ID_EXPIRATION_MS = 86_400_000;
 
+/** The header fields a producer's sequence check and state update read. */
+export type ProducerBatchFields = Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>;
+
 export interface BatchMetadata {
   firstSeq: number;
   lastSeq: number;
@@ -78,7 +81,7 @@ export class ProducerStateTable {
    * Checks a batch against the producer's state; throws SluiceError (INVALID_PRODUCER_EPOCH,
    * OUT_OF_ORDER_SEQUENCE, UNKNOWN_PRODUCER_ID) when it must be rejected. Changes nothing.
    */
-  check(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>): SequenceCheck {
+  check(h: ProducerBatchFields): SequenceCheck {
     if (h.producerId < 0n) return { kind: 'append' };
     const e = this.producers.get(h.producerId);
     const firstSeq = h.baseSequence;
@@ -122,7 +125,7 @@ export class ProducerStateTable {
   }
 
   /** Records an appended (or replayed) batch. */
-  update(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>, firstOffset: bigint, timestamp: bigint): void {
+  update(h: ProducerBatchFields, firstOffset: bigint, timestamp: bigint): void {
     if (h.producerId < 0n) return;
     let e = this.producers.get(h.producerId);
     if (!e) {
@@ -318,10 +321,10 @@ export class ProducerStateManager {
   entries(): IterableIterator<ProducerEntry> {
     return this.table.entries();
   }
-  check(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>): SequenceCheck {
+  check(h: ProducerBatchFields): SequenceCheck {
     return this.table.check(h);
   }
-  update(h: Pick<BatchHeader, 'producerId' | 'producerEpoch' | 'baseSequence' | 'lastOffsetDelta'>, firstOffset: bigint, timestamp: bigint): void {
+  update(h: ProducerBatchFields, firstOffset: bigint, timestamp: bigint): void {
     this.table.update(h, firstOffset, timestamp);
   }
 
