@@ -2,7 +2,7 @@
  * Typed errors of the Sluice library. Every error a user can receive is a `SluiceError` with a stable
  * string `code`; frontends map codes to their own wire errors (e.g. `kafkaErrorCode`).
  */
-import { KafkaErrors } from './kafka-errors.js';
+import { KafkaErrors } from './kafka-protocol/error-codes.js';
 
 export type SluiceErrorCode =
   | 'CORRUPT_RECORD' // bytes that are not a valid RecordBatch (bad CRC, bad lengths, bad magic)

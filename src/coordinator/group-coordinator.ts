@@ -35,7 +35,7 @@ import type {
   SyncGroupRequest,
   SyncGroupResult,
 } from './group-types.js';
-import { KafkaErrors as E, kafkaErrorName } from '../kafka-errors.js';
+import { KafkaErrors as E, kafkaErrorName } from '../kafka-protocol/error-codes.js';
 
 export * from './group-types.js';
 

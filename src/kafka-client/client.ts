@@ -9,8 +9,8 @@ import {
   decodeConsumerProtocolSubscriptionBytes,
   type ApiTypes,
   type ServedApiName,
-} from '../frontends/kafka/generated/index.js';
-import { ZERO_UUID } from '../frontends/kafka/protocol/reader.js';
+} from '../kafka-protocol/generated/index.js';
+import { ZERO_UUID } from '../kafka-protocol/reader.js';
 import { Connection, hostPort, parseBootstrap, type RequestOptions } from './connection.js';
 import { KafkaConnectionError, KafkaProtocolError, checkKafkaError } from './errors.js';
 import type {

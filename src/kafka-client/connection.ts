@@ -11,7 +11,7 @@ import {
   type ApiTypes,
   type ApiVersionsResponse,
   type ServedApiName,
-} from '../frontends/kafka/generated/index.js';
+} from '../kafka-protocol/generated/index.js';
 import { KafkaConnectionError, KafkaProtocolError } from './errors.js';
 
 export interface ConnectionOptions {

@@ -4,7 +4,7 @@
  * or a request without an answer becomes a `KafkaConnectionError`.
  */
 import { SluiceError } from '../errors.js';
-import { isRetriableKafkaError, kafkaErrorMessage, kafkaErrorName } from '../kafka-errors.js';
+import { isRetriableKafkaError, kafkaErrorMessage, kafkaErrorName } from '../kafka-protocol/error-codes.js';
 
 export { isRetriableKafkaError, kafkaErrorName };
 

@@ -8,7 +8,7 @@ import {
   decodeConsumerProtocolSubscriptionBytes,
   encodeConsumerProtocolAssignmentBytes,
   encodeConsumerProtocolSubscriptionBytes,
-} from '../frontends/kafka/generated/index.js';
+} from '../kafka-protocol/generated/index.js';
 import type { KafkaClient } from './client.js';
 import { KafkaProtocolError } from './errors.js';
 import type { OffsetCommitEntry, TopicPartition, TopicPartitions } from './types.js';

@@ -10,7 +10,7 @@ import {
   type JoinGroupResult,
   type SyncGroupResult,
 } from '../../src/coordinator/group-coordinator.js';
-import { KafkaErrors as E, kafkaErrorName } from '../../src/kafka-errors.js';
+import { KafkaErrors as E, kafkaErrorName } from '../../src/kafka-protocol/error-codes.js';
 import {
   decodeGroupMetadataKey,
   decodeGroupMetadataValue,

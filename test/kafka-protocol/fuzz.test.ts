@@ -6,9 +6,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
-import { ProtocolError } from '../../src/frontends/kafka/protocol/errors.js';
-import { decodeRequestFrame, encodeRequestFrame, APIS, type ServedApiName } from '../../src/frontends/kafka/generated/index.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
+import { ProtocolError } from '../../src/kafka-protocol/errors.js';
+import { decodeRequestFrame, encodeRequestFrame, APIS, type ServedApiName } from '../../src/kafka-protocol/generated/index.js';
 import { allCodecs, versionsOf, SampleBuilder, toInput, encodeToBuffer, type Codec } from './samples.js';
 
 const codecs = allCodecs();

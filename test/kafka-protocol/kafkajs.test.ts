@@ -7,9 +7,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
-import { Writer } from '../../src/frontends/kafka/protocol/writer.js';
-import { APIS, type ApiCodec, type ServedApiName } from '../../src/frontends/kafka/generated/index.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
+import { Writer } from '../../src/kafka-protocol/writer.js';
+import { APIS, type ApiCodec, type ServedApiName } from '../../src/kafka-protocol/generated/index.js';
 
 const require = createRequire(import.meta.url);
 

@@ -4,9 +4,9 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
-import { Writer } from '../../src/frontends/kafka/protocol/writer.js';
-import { ProtocolError, UnsupportedVersionError } from '../../src/frontends/kafka/protocol/errors.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
+import { Writer } from '../../src/kafka-protocol/writer.js';
+import { ProtocolError, UnsupportedVersionError } from '../../src/kafka-protocol/errors.js';
 import { SluiceError } from '../../src/errors.js';
 import {
   API_KEYS,
@@ -24,7 +24,7 @@ import {
   encodeFetchResponse,
   decodeConsumerProtocolSubscriptionBytes,
   encodeConsumerProtocolSubscriptionBytes,
-} from '../../src/frontends/kafka/generated/index.js';
+} from '../../src/kafka-protocol/generated/index.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const throwsProtocol = (fn: () => unknown, re?: RegExp): void => {

@@ -6,8 +6,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
-import type { MessageMeta } from '../../src/frontends/kafka/generated/index.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
+import type { MessageMeta } from '../../src/kafka-protocol/generated/index.js';
 import { allCodecs, versionsOf, SampleBuilder, toInput, encodeToBuffer, defaultValue, type Mode, type Obj } from './samples.js';
 
 const codecs = allCodecs();

@@ -4,10 +4,10 @@
  * codecs against an independent reading of the schemas: which fields exist at which version, their
  * defaults, nullability and tagging.
  */
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
-import { Writer } from '../../src/frontends/kafka/protocol/writer.js';
-import { MESSAGE_META, type FieldMeta, type MessageMeta, type VersionRange } from '../../src/frontends/kafka/generated/index.js';
-import * as generated from '../../src/frontends/kafka/generated/index.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
+import { Writer } from '../../src/kafka-protocol/writer.js';
+import { MESSAGE_META, type FieldMeta, type MessageMeta, type VersionRange } from '../../src/kafka-protocol/generated/index.js';
+import * as generated from '../../src/kafka-protocol/generated/index.js';
 
 export type Value = unknown;
 export type Obj = { [k: string]: Value };

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { KafkaErrors } from '../../src/kafka-errors.js';
+import { KafkaErrors } from '../../src/kafka-protocol/error-codes.js';
 import { encodeBatch } from '../../src/record/batch.js';
 import { MAGIC_OFFSET } from '../../src/record/batch-header.js';
 import { commandVersion, run, startSluice, type SluiceProcess } from '../clients/helpers.js';

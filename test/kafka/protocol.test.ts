@@ -4,9 +4,9 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
 import { encodeBatch } from '../../src/record/batch.js';
-import type { ApiTypes, ServedApiName } from '../../src/frontends/kafka/generated/index.js';
+import type { ApiTypes, ServedApiName } from '../../src/kafka-protocol/generated/index.js';
 import { SERVED_VERSIONS } from '../../src/frontends/kafka/versions.js';
 import { RawClient, decodeResponse, requestFrame } from './raw.js';
 import { startBroker, type Broker } from './helpers.js';

@@ -1,6 +1,6 @@
 /** A raw TCP Kafka client for protocol tests: writes frames as given, reads size-delimited responses. */
 import { connect, type Socket } from 'node:net';
-import { Reader } from '../../src/frontends/kafka/protocol/reader.js';
+import { Reader } from '../../src/kafka-protocol/reader.js';
 import {
   APIS,
   decodeResponseHeader,
@@ -8,7 +8,7 @@ import {
   responseHeaderVersion,
   type ApiTypes,
   type ServedApiName,
-} from '../../src/frontends/kafka/generated/index.js';
+} from '../../src/kafka-protocol/generated/index.js';
 
 export class RawClient {
   private buf = Buffer.alloc(0);

@@ -2,14 +2,14 @@
  * What every handler of the Kafka frontend sees: the engine, the group coordinator and offsets store, the
  * broker's identity, its metrics, and small helpers shared by several APIs.
  */
-import { KafkaErrors } from '../../kafka-errors.js';
+import { KafkaErrors } from '../../kafka-protocol/error-codes.js';
 import { isSluiceError } from '../../errors.js';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET } from '../../record/batch-header.js';
 import type { Logger } from '../../engine/types.js';
 import type { SluiceEngine as Sluice } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
-import type { RequestHeader } from './generated/index.js';
+import type { RequestHeader } from '../../kafka-protocol/generated/index.js';
 import type { Connection, ConnectionCloseCause } from './connection.js';
 
 /** Counters of the broker, readable at any time (`server.metrics`). */
@@ -130,9 +130,6 @@ export function errorMessageOf(err: unknown): string {
 export function isUnknownTopic(err: unknown): boolean {
   return isSluiceError(err) && err.code === 'UNKNOWN_TOPIC_OR_PARTITION';
 }
-
-/** Kafka's fixed zero UUID ("no topic id"). */
-export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 
 /**
  * Topic ids, looked up through `describeTopic` and remembered. Ids are stable for a topic's life; the cache

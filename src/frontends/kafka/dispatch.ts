@@ -3,9 +3,9 @@
  * codecs, runs the handler and encodes the response frame (records by reference). Everything that can
  * go wrong ends in a DispatchResult: an answer, no answer, or closing the connection — never a throw.
  */
-import { Reader } from './protocol/reader.js';
-import { Writer } from './protocol/writer.js';
-import { ProtocolError } from './protocol/errors.js';
+import { Reader } from '../../kafka-protocol/reader.js';
+import { Writer } from '../../kafka-protocol/writer.js';
+import { ProtocolError } from '../../kafka-protocol/errors.js';
 import {
   APIS,
   decodeRequestHeader,
@@ -15,7 +15,7 @@ import {
   type ApiTypes,
   type FetchResponseInput,
   type ServedApiName,
-} from './generated/index.js';
+} from '../../kafka-protocol/generated/index.js';
 import type { Connection, DispatchResult } from './connection.js';
 import { ErrorCode, countClose, type BrokerContext, type RequestContext } from './context.js';
 import { SERVED_VERSIONS, apiVersionsList } from './versions.js';

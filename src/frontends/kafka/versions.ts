@@ -9,7 +9,7 @@
  * otherwise. Clients pick the highest common version, so none will send v0-2. SASL and transactions are not
  * offered.
  */
-import { APIS, type ServedApiName } from './generated/index.js';
+import { APIS, type ServedApiName } from '../../kafka-protocol/generated/index.js';
 
 export interface VersionRange {
   readonly min: number;

@@ -1,5 +1,5 @@
 /** ApiVersions: every API and version range this broker serves. */
-import type { ApiVersionsRequest, ApiVersionsResponseInput } from '../generated/index.js';
+import type { ApiVersionsRequest, ApiVersionsResponseInput } from '../../../kafka-protocol/generated/index.js';
 import type { BrokerContext, RequestContext } from '../context.js';
 import { apiVersionsList } from '../versions.js';
 

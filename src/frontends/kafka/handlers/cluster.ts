@@ -1,5 +1,5 @@
 /** DescribeCluster: this single broker, as controller too. */
-import type { DescribeClusterRequest, DescribeClusterResponseInput } from '../generated/index.js';
+import type { DescribeClusterRequest, DescribeClusterResponseInput } from '../../../kafka-protocol/generated/index.js';
 import { ErrorCode, type BrokerContext, type RequestContext } from '../context.js';
 
 export async function handleDescribeCluster(

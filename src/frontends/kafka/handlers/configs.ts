@@ -12,7 +12,7 @@ import type {
   DescribeConfigsResponseResultInput,
   IncrementalAlterConfigsRequest,
   IncrementalAlterConfigsResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import type { TopicDescription } from '../../../engine/types.js';
 import { SluiceError } from '../../../errors.js';
 import { parseLogConfig } from '../../../storage/config.js';

@@ -13,12 +13,13 @@ import type {
   FetchResponseInput,
   FetchResponsePartitionDataInput,
   FetchResponseableTopicResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WaitForDataTarget } from '../../../engine/types.js';
 import { batchSizeAt } from '../../../record/batch-header.js';
 import { isSluiceError } from '../../../errors.js';
-import { ErrorCode, ZERO_UUID, countRecords, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
+import { ErrorCode, countRecords, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
+import { ZERO_UUID } from '../../../kafka-protocol/reader.js';
 
 const EMPTY = Buffer.alloc(0);
 const INT32_MAX = 0x7fffffff;

@@ -22,7 +22,7 @@ import type {
   ListGroupsResponseInput,
   SyncGroupRequest,
   SyncGroupResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import { groupStoreErrorCode } from '../../../coordinator/group-coordinator.js';
 import { ErrorCode, type BrokerContext, type RequestContext } from '../context.js';
 

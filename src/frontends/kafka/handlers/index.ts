@@ -1,5 +1,5 @@
 /** The handler of every served API, by name. */
-import type { ServedApiName } from '../generated/index.js';
+import type { ServedApiName } from '../../../kafka-protocol/generated/index.js';
 import type { Handler } from './types.js';
 import { handleApiVersions } from './api-versions.js';
 import { handleMetadata } from './metadata.js';

@@ -7,7 +7,7 @@ import type {
   ListOffsetsRequest,
   ListOffsetsResponseInput,
   ListOffsetsResponsePartitionResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import type { TimestampOffset } from '../../../engine/types.js';
 import { decodeBatch } from '../../../record/batch.js';
 import { BATCH_HEADER_SIZE, LAST_OFFSET_DELTA_OFFSET, MAX_TIMESTAMP_OFFSET, batchSizeAt } from '../../../record/batch-header.js';

@@ -4,7 +4,7 @@
  */
 import { statfsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { DescribeLogDirsRequest, DescribeLogDirsResponseInput, DescribeLogDirsResponseTopicInput } from '../generated/index.js';
+import type { DescribeLogDirsRequest, DescribeLogDirsResponseInput, DescribeLogDirsResponseTopicInput } from '../../../kafka-protocol/generated/index.js';
 import type { BrokerContext, RequestContext } from '../context.js';
 
 export async function handleDescribeLogDirs(

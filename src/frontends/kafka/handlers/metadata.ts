@@ -8,16 +8,16 @@ import type {
   MetadataResponseInput,
   MetadataResponsePartitionInput,
   MetadataResponseTopicInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import {
   ErrorCode,
-  ZERO_UUID,
   errorCodeOf,
   isInternalTopic,
   isUnknownTopic,
   type BrokerContext,
   type RequestContext,
 } from '../context.js';
+import { ZERO_UUID } from '../../../kafka-protocol/reader.js';
 import { autoCreateTopic } from './topics.js';
 
 export async function handleMetadata(ctx: BrokerContext, req: MetadataRequest, rc: RequestContext): Promise<MetadataResponseInput> {

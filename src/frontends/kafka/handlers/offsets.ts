@@ -10,7 +10,7 @@ import type {
   OffsetFetchRequest,
   OffsetFetchResponseInput,
   OffsetFetchResponsePartitionInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import type { OffsetCommitEntry } from '../../../engine/types.js';
 import type { TopicPartition } from '../../../coordinator/types.js';
 import { DEFAULT_MAX_METADATA_BYTES } from '../../../coordinator/offsets-store.js';

@@ -10,7 +10,7 @@ import type {
   ProduceResponseInput,
   ProduceResponsePartitionProduceResponseInput,
   ProduceResponseTopicProduceResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import type { AppendResult } from '../../../engine/types.js';
 import { InvalidRecordError, type RecordError } from '../../../errors.js';
 import { MAGIC_OFFSET } from '../../../record/batch-header.js';

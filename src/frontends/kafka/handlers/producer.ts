@@ -3,7 +3,7 @@
  * the epoch bumped (fencing older instances). Transactions themselves are not coordinated here: batches
  * of transactional producers are stored as they arrive.
  */
-import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../generated/index.js';
+import type { InitProducerIdRequest, InitProducerIdResponseInput } from '../../../kafka-protocol/generated/index.js';
 import { errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
 
 export async function handleInitProducerId(

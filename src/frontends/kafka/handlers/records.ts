@@ -4,7 +4,7 @@ import type {
   DeleteRecordsResponseInput,
   OffsetForLeaderEpochRequest,
   OffsetForLeaderEpochResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import { ErrorCode, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
 
 export async function handleDeleteRecords(ctx: BrokerContext, req: DeleteRecordsRequest, _rc: RequestContext): Promise<DeleteRecordsResponseInput> {

@@ -10,18 +10,18 @@ import type {
   DeleteTopicsRequest,
   DeleteTopicsResponseDeletableTopicResultInput,
   DeleteTopicsResponseInput,
-} from '../generated/index.js';
+} from '../../../kafka-protocol/generated/index.js';
 import { SluiceError, isSluiceError } from '../../../errors.js';
 import { validateTopicName } from '../../../engine/topic-store.js';
 import { logConfigToEntries, parseLogConfig } from '../../../storage/config.js';
 import {
   ErrorCode,
-  ZERO_UUID,
   errorCodeOf,
   errorMessageOf,
   type BrokerContext,
   type RequestContext,
 } from '../context.js';
+import { ZERO_UUID } from '../../../kafka-protocol/reader.js';
 import { ConfigSource } from './configs.js';
 
 /**

@@ -1,5 +1,5 @@
 /** The shape of an API handler and the markers a handler can return instead of a response body. */
-import type { ApiTypes, ServedApiName } from '../generated/index.js';
+import type { ApiTypes, ServedApiName } from '../../../kafka-protocol/generated/index.js';
 import type { BrokerContext, RequestContext } from '../context.js';
 
 /** Returned by a handler when the protocol sends no response (Produce with acks=0). */
