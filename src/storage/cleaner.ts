@@ -43,9 +43,33 @@ import {
   segmentFileName,
   unlinkIfExists,
 } from './files.js';
-import type { PartitionLog } from './partition-log.js';
 import { IndexBuilder } from './recovery.js';
 import { LogSegment, MAX_RELATIVE_OFFSET } from './segment.js';
+import type { LogConfig } from './types.js';
+
+/**
+ * What compaction needs of a partition's log (PartitionLog implements it): the sealed segments to read, the
+ * bounds it may clean up to, and the three writes it makes (swap cleaned segments in, delete the replaced
+ * files later, move the cleaner checkpoint).
+ */
+export interface CleanableLog {
+  readonly dir: string;
+  readonly config: LogConfig;
+  readonly logStartOffset: bigint;
+  readonly lastStableOffset: bigint;
+  /** First offset not yet cleaned (cleaner-offset-checkpoint). */
+  readonly cleanerCheckpoint: bigint;
+  /** Oldest first; the last one is active (never cleaned). */
+  readonly segments: readonly LogSegment[];
+  /**
+   * Replaces `oldSegs` (consecutive, sealed) by the segment `swapIn` opens, inside the segments seqlock;
+   * throws a SluiceError, before calling `swapIn`, if they are no longer in the log.
+   */
+  replaceSegments(oldSegs: readonly LogSegment[], swapIn: () => LogSegment): void;
+  /** Deletes `files` after file.delete.delay.ms. */
+  scheduleDelete(files: string[], now: number): void;
+  writeCleanerCheckpoint(offset: bigint): void;
+}
 
 export interface CleanOptions {
   /** Yield (in cleanSteps) after roughly this many bytes read. Default 4 MiB. */
@@ -98,7 +122,7 @@ function earliestDeleteHorizon(seg: LogSegment): bigint | null {
 }
 
 /** Which segments are cleanable now, or null if compaction should not run (Kafka's selection rules). */
-export function planClean(log: PartitionLog, now: number, force = false): Plan | null {
+export function planClean(log: CleanableLog, now: number, force = false): Plan | null {
   const cfg = log.config;
   if (!cfg.cleanupPolicy.compact) return null;
   const segs = log.segments;
@@ -134,7 +158,7 @@ function keyOf(r: LogRecord): string | null {
 }
 
 /** Runs a whole clean synchronously. */
-export function clean(log: PartitionLog, now: number, opts: CleanOptions = {}): CleanStats | null {
+export function clean(log: CleanableLog, now: number, opts: CleanOptions = {}): CleanStats | null {
   const gen = cleanSteps(log, now, opts);
   for (;;) {
     const r = gen.next();
@@ -143,7 +167,7 @@ export function clean(log: PartitionLog, now: number, opts: CleanOptions = {}): 
 }
 
 /** A clean in steps: call next() between appends until it is done. */
-export function* cleanSteps(log: PartitionLog, now: number, opts: CleanOptions = {}): Generator<void, CleanStats | null, void> {
+export function* cleanSteps(log: CleanableLog, now: number, opts: CleanOptions = {}): Generator<void, CleanStats | null, void> {
   const plan = planClean(log, now, opts.force ?? false);
   if (!plan) return null;
   const step = opts.maxBytesPerStep ?? DEFAULT_STEP;

@@ -67,7 +67,7 @@ import {
   type CorruptionPolicy,
 } from './recovery.js';
 import { selectSegmentsToDelete } from './retention.js';
-import { clean, cleanSteps, type CleanOptions, type CleanStats } from './cleaner.js';
+import { clean, cleanSteps, type CleanableLog, type CleanOptions, type CleanStats } from './cleaner.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type IoMode } from './segment.js';
 import { PartitionSharedState } from './shared-state.js';
 import type { AppendInfo, Clock, LogConfig, LogSink, ReadOptions, ReadResult, RecoveryReport, TimestampOffset } from './types.js';
@@ -150,15 +150,15 @@ interface SealedSync {
   done: boolean;
 }
 
-export class PartitionLog {
+export class PartitionLog implements CleanableLog {
   readonly dir: string;
   readonly state: PartitionSharedState;
   readonly clock: Clock;
   readonly sink: LogSink;
   readonly ioMode: IoMode;
   readonly recoveryReport: RecoveryReport;
-  /** Internal: segments, oldest first; the last one is active. Exposed for the cleaner. */
-  segments: LogSegment[];
+  /** Oldest first; the last one is active. */
+  private segs: LogSegment[];
   private _config: LogConfig;
   private _logStart: bigint;
   private _leo: bigint;
@@ -176,7 +176,7 @@ export class PartitionLog {
   private readonly epochs: LeaderEpochCache;
   private _reader: PartitionReader | null = null;
   /** First offset not yet cleaned by compaction (cleaner-offset-checkpoint). */
-  cleanerCheckpoint: bigint;
+  private _cleanerCheckpoint: bigint;
   /**
    * Idempotent producers of this partition. The log records every batch it appends and keeps the state and its
    * snapshots consistent with rolls, truncation and the log start; the owner checks batches against it first.
@@ -191,7 +191,7 @@ export class PartitionLog {
     this.ioMode = o.ioMode ?? DEFAULT_IO_MODE;
     this._config = o.config;
     this.autoHw = o.autoHighWatermark ?? true;
-    this.segments = segments;
+    this.segs = segments;
     this.recoveryReport = report;
     this.epochs = epochs;
     this._size = segments.reduce((n, s) => n + s.size, 0);
@@ -202,7 +202,7 @@ export class PartitionLog {
     this._hw = this.autoHw ? this._leo : this._logStart;
     this._lastFlush = this.clock();
     const cc = readOffsetCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE));
-    this.cleanerCheckpoint = cc !== null && cc > this._logStart ? cc : this._logStart;
+    this._cleanerCheckpoint = cc !== null && cc > this._logStart ? cc : this._logStart;
     this.producerState = new ProducerStateManager(this.dir, o.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, this.sink);
   }
 
@@ -293,6 +293,13 @@ export class PartitionLog {
   get lastFlushTime(): number {
     return this._lastFlush;
   }
+  /** Oldest first; the last one is active. */
+  get segments(): readonly LogSegment[] {
+    return this.segs;
+  }
+  get cleanerCheckpoint(): bigint {
+    return this._cleanerCheckpoint;
+  }
   get activeSegment(): LogSegment {
     return this.active;
   }
@@ -326,7 +333,7 @@ export class PartitionLog {
   }
 
   segmentInfos(): SegmentInfo[] {
-    return this.segments.map((s) => ({
+    return this.segs.map((s) => ({
       baseOffset: s.baseOffset,
       nextOffset: s.nextOffset,
       sizeInBytes: s.size,
@@ -338,7 +345,7 @@ export class PartitionLog {
   }
 
   private get active(): LogSegment {
-    return this.segments[this.segments.length - 1] as LogSegment;
+    return this.segs[this.segs.length - 1] as LogSegment;
   }
 
   /** Throws the STORAGE (or CLOSED) error an append would: lets callers refuse before consulting other state. */
@@ -662,8 +669,8 @@ export class PartitionLog {
     if (oldEmpty) old.release();
     const created = LogSegment.create(this.dir, base, Math.max(cfg.segmentBytes, firstBatchSize), cfg.segmentIndexBytes, this.ioMode, now);
     this.publishSegmentsChange(() => {
-      if (oldEmpty) this.segments.pop();
-      this.segments.push(created);
+      if (oldEmpty) this.segs.pop();
+      this.segs.push(created);
     });
     if (oldEmpty && old.baseOffset !== base) {
       for (const f of [old.logFile, old.offsetIndex.file, old.timeIndex.file]) unlinkIfExists(f);
@@ -755,14 +762,14 @@ export class PartitionLog {
       this._leo = offset;
       this.publishOffsets(); // readers stop before the cut from now on
       let keepIdx = 0;
-      for (let i = this.segments.length - 1; i >= 0; i--) {
-        if ((this.segments[i] as LogSegment).baseOffset <= offset) {
+      for (let i = this.segs.length - 1; i >= 0; i--) {
+        if ((this.segs[i] as LogSegment).baseOffset <= offset) {
           keepIdx = i;
           break;
         }
       }
-      const target = this.segments[keepIdx] as LogSegment;
-      const removed = this.segments.slice(keepIdx + 1);
+      const target = this.segs[keepIdx] as LogSegment;
+      const removed = this.segs.slice(keepIdx + 1);
       const oldActive = this.active;
       if (target !== oldActive) {
         // the target segment becomes active again: re-grow its preallocation (growing is always safe)
@@ -790,18 +797,18 @@ export class PartitionLog {
       if (this._lso !== null && this._lso > offset) this._lso = offset;
       this._leo = offset;
       this.publishSegmentsChange(() => {
-        this.segments.length = keepIdx + 1;
+        this.segs.length = keepIdx + 1;
         for (const s of removed) {
           s.release();
           for (const f of [s.logFile, s.offsetIndex.file, s.timeIndex.file]) unlinkIfExists(f);
         }
       });
-      this._size = this.segments.reduce((n, s) => n + s.size, 0);
+      this._size = this.segs.reduce((n, s) => n + s.size, 0);
       this.publishOffsets();
       target.sync();
       fsyncDir(this.dir);
       if (removed.length) writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), target.baseOffset);
-      if (this.cleanerCheckpoint > offset) this.writeCleanerCheckpoint(offset);
+      if (this._cleanerCheckpoint > offset) this.writeCleanerCheckpoint(offset);
       this.epochs.truncateFromEnd(offset);
       this.loadProducerState(); // snapshots above the cut go; the state is rebuilt for what is left
       this.sink.info({ dir: this.dir, offset: offset.toString(), bytes: oldSize - cut, segments: removed.length }, 'truncated log');
@@ -828,13 +835,13 @@ export class PartitionLog {
       this._lso = null;
       this._leo = offset;
       this._logStart = offset;
-      const old = this.segments;
+      const old = this.segs;
       for (const s of old) s.release();
       // files of the old segments go first (the new segment may reuse a base offset's name)
       for (const s of old) for (const f of [s.logFile, s.offsetIndex.file, s.timeIndex.file]) unlinkIfExists(f);
       const created = LogSegment.create(this.dir, offset, cfg.segmentBytes, cfg.segmentIndexBytes, this.ioMode, this.clock());
       this.publishSegmentsChange(() => {
-        this.segments = [created];
+        this.segs = [created];
         this.publishOffsets(); // the new log start inside the window (see deleteOldSegments)
       });
       this._size = 0;
@@ -865,7 +872,7 @@ export class PartitionLog {
       this._logStart = offset;
       writeOffsetCheckpoint(path.join(this.dir, LOG_START_FILE), offset);
       this.epochs.truncateFromStart(offset);
-      if (this.cleanerCheckpoint < offset) this.writeCleanerCheckpoint(offset);
+      if (this._cleanerCheckpoint < offset) this.writeCleanerCheckpoint(offset);
       this.producerState.onLogStartOffsetIncremented(offset, this._leo);
       this.publishOffsets();
     });
@@ -883,7 +890,7 @@ export class PartitionLog {
     this.ensureWritable();
     return this.io('deleteOldSegments', () => {
       this.removeExpiredDeletes(now);
-      const n = selectSegmentsToDelete(this.segments, {
+      const n = selectSegmentsToDelete(this.segs, {
         config: this._config,
         now,
         highWatermark: this._hw,
@@ -891,14 +898,14 @@ export class PartitionLog {
         logStartOffset: this._logStart,
       });
       if (n === 0) return { deletedSegments: 0, deletedBytes: 0, logStartOffset: this._logStart };
-      if (n === this.segments.length) this.rollTo(this._leo, 0);
-      const doomed = this.segments.slice(0, n);
+      if (n === this.segs.length) this.rollTo(this._leo, 0);
+      const doomed = this.segs.slice(0, n);
       const deletedBytes = doomed.reduce((b, s) => b + s.size, 0);
       const renamed: string[] = [];
       this.publishSegmentsChange(() => {
-        this.segments = this.segments.slice(n);
+        this.segs = this.segs.slice(n);
         for (const s of doomed) renamed.push(...s.renameAll(DELETED_SUFFIX));
-        const first = (this.segments[0] as LogSegment).baseOffset;
+        const first = (this.segs[0] as LogSegment).baseOffset;
         if (first > this._logStart) this._logStart = first;
         this.publishOffsets(); // inside the window: readers never see the new segment list with the old log start
       });
@@ -907,7 +914,7 @@ export class PartitionLog {
       this.pendingDeletes.push({ files: renamed, at: now + this._config.fileDeleteDelayMs });
       this.removeExpiredDeletes(now);
       this.epochs.truncateFromStart(this._logStart);
-      if (this.cleanerCheckpoint < this._logStart) this.writeCleanerCheckpoint(this._logStart);
+      if (this._cleanerCheckpoint < this._logStart) this.writeCleanerCheckpoint(this._logStart);
       this.producerState.onLogStartOffsetIncremented(this._logStart, this._leo);
       this.publishOffsets();
       this.sink.info(
@@ -930,7 +937,7 @@ export class PartitionLog {
 
   /** @internal used by the cleaner. */
   writeCleanerCheckpoint(offset: bigint): void {
-    this.cleanerCheckpoint = offset;
+    this._cleanerCheckpoint = offset;
     writeOffsetCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE), offset);
   }
 
@@ -938,15 +945,15 @@ export class PartitionLog {
    * @internal the cleaner swaps cleaned segments in through this: `swapIn` renames files and opens the
    * replacement, inside the segments seqlock.
    */
-  replaceSegments(oldSegs: LogSegment[], swapIn: () => LogSegment): void {
-    const first = this.segments.indexOf(oldSegs[0] as LogSegment);
-    if (first < 0 || oldSegs.some((s, i) => this.segments[first + i] !== s) || first + oldSegs.length >= this.segments.length) {
+  replaceSegments(oldSegs: readonly LogSegment[], swapIn: () => LogSegment): void {
+    const first = this.segs.indexOf(oldSegs[0] as LogSegment);
+    if (first < 0 || oldSegs.some((s, i) => this.segs[first + i] !== s) || first + oldSegs.length >= this.segs.length) {
       throw new SluiceError('STORAGE', 'segments changed while cleaning');
     }
     this.publishSegmentsChange(() => {
-      this.segments.splice(first, oldSegs.length, swapIn());
+      this.segs.splice(first, oldSegs.length, swapIn());
     });
-    this._size = this.segments.reduce((n, s) => n + s.size, 0);
+    this._size = this.segs.reduce((n, s) => n + s.size, 0);
   }
 
   /** @internal segments the cleaner replaced, to delete after the delay. */
@@ -1005,8 +1012,8 @@ export class PartitionLog {
   scanBatches(fromOffset: bigint, cb: BatchScanCallback): void {
     let i = this.segmentIndexFor(fromOffset);
     if (i < 0) i = 0;
-    for (; i < this.segments.length; i++) {
-      const seg = this.segments[i] as LogSegment;
+    for (; i < this.segs.length; i++) {
+      const seg = this.segs[i] as LogSegment;
       const view = seg.view();
       for (let pos = seg.positionOf(fromOffset); pos + BATCH_HEADER_SIZE <= seg.size; ) {
         const h = readBatchHeader(view, pos);
@@ -1019,11 +1026,11 @@ export class PartitionLog {
   /** Index of the last segment whose base is <= offset, or -1. */
   private segmentIndexFor(offset: bigint): number {
     let lo = 0;
-    let hi = this.segments.length - 1;
+    let hi = this.segs.length - 1;
     let found = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      if ((this.segments[mid] as LogSegment).baseOffset <= offset) {
+      if ((this.segs[mid] as LogSegment).baseOffset <= offset) {
         found = mid;
         lo = mid + 1;
       } else hi = mid - 1;
@@ -1036,7 +1043,7 @@ export class PartitionLog {
    * with that record's timestamp; null if none. (-1/-2 sentinels are the caller's.)
    */
   offsetForTimestamp(ts: bigint): TimestampOffset | null {
-    for (const seg of this.segments) {
+    for (const seg of this.segs) {
       if (seg.maxTimestamp < ts || seg.size === 0) continue;
       const ti = seg.timeIndex;
       const rel = ti.entries > 0 ? lookupTimeIndexBelow(ti.buffer(), ti.entries, ts) : -1;
@@ -1066,7 +1073,7 @@ export class PartitionLog {
   close(): void {
     if (this.closed) return;
     if (this.failed) {
-      for (const s of this.segments) s.release();
+      for (const s of this.segs) s.release();
       this.closed = true;
       this.state.markClosed();
       return;
@@ -1075,7 +1082,7 @@ export class PartitionLog {
       this.syncSealedNow();
       const a = this.active;
       a.seal(); // trim + fdatasync; readers only touch below the published size
-      for (const s of this.segments) s.release();
+      for (const s of this.segs) s.release();
       for (const p of this.pendingDeletes) for (const f of p.files) unlinkIfExists(f);
       this.pendingDeletes = [];
       this.producerState.snapshot(this._leo); // a clean reopen replays nothing
@@ -1095,7 +1102,7 @@ export class PartitionLog {
    */
   discard(opts: { reopen?: boolean } = {}): void {
     if (this.closed) return;
-    for (const s of this.segments) s.release();
+    for (const s of this.segs) s.release();
     this._reader?.close(true);
     this._reader = null;
     // A log reopened in place refuses writes as failed (KAFKA_STORAGE_ERROR) from here on, and leaves its
