@@ -9,7 +9,6 @@ export {
   type AppendOptions,
   type DeleteSegmentsResult,
   type BatchScanCallback,
-  type SegmentInfo,
 } from './partition-log.js';
 export { PartitionReader } from './partition-reader.js';
 export { StorageCorruptionError, type CorruptionPolicy } from './recovery.js';

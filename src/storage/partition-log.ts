@@ -108,17 +108,6 @@ export interface DeleteSegmentsResult {
 /** `scanBatches` callback; return false to stop. `segmentBaseOffset` names the file holding the batch. */
 export type BatchScanCallback = (header: BatchHeader, position: number, segmentBaseOffset: bigint) => boolean | void;
 
-/** Summary of one segment (for tools and tests). */
-export interface SegmentInfo {
-  baseOffset: bigint;
-  nextOffset: bigint;
-  sizeInBytes: number;
-  indexEntries: number;
-  timeIndexEntries: number;
-  largestTimestamp: number;
-  active: boolean;
-}
-
 /**
  * Measured (bench/storage-append.ts, 64 KiB batches into a fresh preallocated segment): a memcpy into a
  * MAP_SHARED mapping pays a page fault + zero-fill per new 4 KiB page and ran at ~0.5x a plain sequential
@@ -163,7 +152,6 @@ export class PartitionLog implements CleanableLog {
   private _logStart: bigint;
   private _leo: bigint;
   private _hw: bigint;
-  private _lso: bigint | null = null;
   private autoHw: boolean;
   private _size: number;
   private _unflushed = 0;
@@ -281,8 +269,9 @@ export class PartitionLog implements CleanableLog {
   get highWatermark(): bigint {
     return this._hw;
   }
+  /** Transactional batches are refused (record/validate.ts): every offset below the high watermark is stable. */
   get lastStableOffset(): bigint {
-    return this._lso ?? this._hw;
+    return this._hw;
   }
   get sizeInBytes(): number {
     return this._size;
@@ -332,18 +321,6 @@ export class PartitionLog implements CleanableLog {
     return this.reader.read(offset, opts);
   }
 
-  segmentInfos(): SegmentInfo[] {
-    return this.segs.map((s) => ({
-      baseOffset: s.baseOffset,
-      nextOffset: s.nextOffset,
-      sizeInBytes: s.size,
-      indexEntries: s.offsetIndex.entries,
-      timeIndexEntries: s.timeIndex.entries,
-      largestTimestamp: s.largestTimestamp,
-      active: s.isActive,
-    }));
-  }
-
   private get active(): LogSegment {
     return this.segs[this.segs.length - 1] as LogSegment;
   }
@@ -390,19 +367,6 @@ export class PartitionLog implements CleanableLog {
     let hw = offset > this._leo ? this._leo : offset;
     if (hw < this._logStart) hw = this._logStart;
     this._hw = hw;
-    if (this._lso !== null && this._lso > hw) this._lso = hw;
-    this.publishOffsets();
-  }
-
-  /** Switches between HW-follows-LEO (single node) and HW set by replication. */
-  setAutoHighWatermark(auto: boolean): void {
-    this.autoHw = auto;
-    if (auto) this.setHighWatermark(this._leo);
-  }
-
-  /** Transactions: the last stable offset (default: the high watermark). null = follow the HW. */
-  setLastStableOffset(offset: bigint | null): void {
-    this._lso = offset === null ? null : offset > this._hw ? this._hw : offset;
     this.publishOffsets();
   }
 
@@ -623,15 +587,6 @@ export class PartitionLog implements CleanableLog {
     );
   }
 
-  /** Calls flush when flush.ms has elapsed since the last flush (for the owner's timer). */
-  maybeFlush(): boolean {
-    if (this._unflushed > 0 && this.clock() - this._lastFlush >= this._config.flushMs) {
-      this.flush();
-      return true;
-    }
-    return false;
-  }
-
   /**
    * Makes every appended byte durable: one fdatasync of the active .log (covers the shared mapping's pages),
    * after the segments sealed by rolls whose background sync has not finished yet.
@@ -758,7 +713,6 @@ export class PartitionLog implements CleanableLog {
       this.syncSealedNow();
       const cfg = this._config;
       if (this._hw > offset) this._hw = offset;
-      if (this._lso !== null && this._lso > offset) this._lso = offset;
       this._leo = offset;
       this.publishOffsets(); // readers stop before the cut from now on
       let keepIdx = 0;
@@ -794,7 +748,6 @@ export class PartitionLog implements CleanableLog {
       target.firstBatchTimestamp = scan.builder.firstBatchTimestamp;
       target.nextOffset = offset;
       if (this._hw > offset) this._hw = offset;
-      if (this._lso !== null && this._lso > offset) this._lso = offset;
       this._leo = offset;
       this.publishSegmentsChange(() => {
         this.segs.length = keepIdx + 1;
@@ -832,7 +785,6 @@ export class PartitionLog implements CleanableLog {
       this.syncSealedNow();
       const cfg = this._config;
       this._hw = offset;
-      this._lso = null;
       this._leo = offset;
       this._logStart = offset;
       const old = this.segs;
@@ -1113,11 +1065,5 @@ export class PartitionLog implements CleanableLog {
     }
     this.closed = true;
     this.state.markClosed();
-  }
-
-  /** Closes and deletes the whole partition directory. */
-  deleteAll(): void {
-    this.discard();
-    fs.rmSync(this.dir, { recursive: true, force: true });
   }
 }
