@@ -41,18 +41,13 @@ import { decodeBatch } from '../record/batch.js';
 import { validateLogConfig } from './config.js';
 import {
   CLEANER_CHECKPOINT_FILE,
-  CLEAN_SHUTDOWN_FILE,
   DELETED_SUFFIX,
   LEADER_EPOCH_FILE,
   LOG_START_FILE,
-  RECOVERY_POINT_FILE,
   fsyncDir,
   listSegmentBases,
   readOffsetCheckpoint,
-  syncFile,
-  syncFileInBackground,
   unlinkIfExists,
-  writeFileAtomic,
   writeOffsetCheckpoint,
 } from './files.js';
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch.js';
@@ -69,6 +64,7 @@ import {
 import { selectSegmentsToDelete } from './retention.js';
 import { clean, cleanSteps, type CleanableLog, type CleanOptions, type CleanStats } from './cleaner.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type IoMode } from './segment.js';
+import { RecoveryPoint } from './recovery-point.js';
 import { PartitionSharedState } from './shared-state.js';
 import type { AppendInfo, Clock, LogConfig, LogSink, ReadOptions, ReadResult, RecoveryReport, TimestampOffset } from './types.js';
 
@@ -118,25 +114,9 @@ export const DEFAULT_IO_MODE: IoMode = 'pwrite';
 
 const NOOP_SINK: LogSink = { info() {}, warn() {}, error() {} };
 
-/** The log end offset a clean-shutdown marker records (`close` writes it), or null if unreadable. */
-function readCleanShutdownEnd(file: string): bigint | null {
-  const text = fs.readFileSync(file, 'utf8').trim();
-  return /^\d+$/.test(text) ? BigInt(text) : null;
-}
-
 interface PendingDelete {
   files: string[];
   at: number;
-}
-
-/**
- * A segment sealed by a roll whose files are being made durable off the append path. Once it and every
- * earlier one are synced, the recovery point moves to `nextBase` (the base of the segment that followed it).
- */
-interface SealedSync {
-  files: string[];
-  nextBase: bigint;
-  done: boolean;
 }
 
 export class PartitionLog implements CleanableLog {
@@ -159,8 +139,8 @@ export class PartitionLog implements CleanableLog {
   private closed = false;
   private failed: Error | null = null;
   private pendingDeletes: PendingDelete[] = [];
-  /** Rolled segments not yet known durable, oldest first (see `rollTo`). */
-  private sealedSyncs: SealedSync[] = [];
+  /** The recovery point and the rolled segments it waits for (see `rollTo`). */
+  private readonly recoveryPoint: RecoveryPoint;
   private readonly epochs: LeaderEpochCache;
   private _reader: PartitionReader | null = null;
   /** First offset not yet cleaned by compaction (cleaner-offset-checkpoint). */
@@ -191,6 +171,7 @@ export class PartitionLog implements CleanableLog {
     this._lastFlush = this.clock();
     const cc = readOffsetCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE));
     this._cleanerCheckpoint = cc !== null && cc > this._logStart ? cc : this._logStart;
+    this.recoveryPoint = new RecoveryPoint(this.dir, this.sink, () => !this.closed && !this.failed);
     this.producerState = new ProducerStateManager(this.dir, o.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, this.sink);
   }
 
@@ -202,8 +183,7 @@ export class PartitionLog implements CleanableLog {
     const clock = o.clock ?? Date.now;
     const ioMode = o.ioMode ?? DEFAULT_IO_MODE;
     fs.mkdirSync(dir, { recursive: true });
-    const markerFile = path.join(dir, CLEAN_SHUTDOWN_FILE);
-    const clean = fs.existsSync(markerFile);
+    const clean = RecoveryPoint.hasCleanShutdownMarker(dir);
     const report = emptyReport(clean);
     cleanupLeftovers(dir, sink, report);
     const config = o.config;
@@ -217,13 +197,13 @@ export class PartitionLog implements CleanableLog {
     } else {
       segments = bases.map((b) => LogSegment.openExisting(dir, b));
       // a clean shutdown is no proof the files were not changed since: the cheap check runs on every open
-      const rp = o.fullRecovery && !clean ? -1n : readOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE)) ?? -1n;
+      const rp = o.fullRecovery && !clean ? -1n : RecoveryPoint.read(dir) ?? -1n;
       segments = recoverSegments({
         dir,
         segments,
         clean,
         recoveryPoint: rp,
-        cleanEndOffset: clean ? readCleanShutdownEnd(markerFile) : null,
+        cleanEndOffset: clean ? RecoveryPoint.cleanShutdownEnd(dir) : null,
         indexIntervalBytes: config.indexIntervalBytes,
         segmentIndexBytes: config.segmentIndexBytes,
         onCorruption: o.onCorruption ?? 'refuse',
@@ -235,14 +215,11 @@ export class PartitionLog implements CleanableLog {
       // everything now on disk was validated and the scanned segments synced: the next crash rescans less
       if (!clean || report.truncatedBytes > 0 || report.corruptions.length > 0 || (rp >= 0n && rp > last.nextOffset)) {
         fsyncDir(dir);
-        writeOffsetCheckpoint(path.join(dir, RECOVERY_POINT_FILE), last.baseOffset);
+        RecoveryPoint.write(dir, last.baseOffset);
       }
     }
     // the marker goes only now: if this open crashes, the next one must still treat the directory as clean
-    if (clean) {
-      unlinkIfExists(markerFile);
-      fsyncDir(dir);
-    }
+    if (clean) RecoveryPoint.removeCleanShutdownMarker(dir);
     const epochs = LeaderEpochCache.load(path.join(dir, LEADER_EPOCH_FILE));
     const log = new PartitionLog({ ...o, sink, clock, ioMode }, segments, report, epochs);
     epochs.truncateFromEnd(log._leo);
@@ -294,7 +271,7 @@ export class PartitionLog implements CleanableLog {
   }
   /** Rolled segments whose background sync has not finished (the recovery point waits for them). */
   get pendingRolledSyncs(): number {
-    return this.sealedSyncs.length;
+    return this.recoveryPoint.pendingSyncs;
   }
   get leaderEpochEntries(): readonly EpochEntry[] {
     return this.epochs.entries;
@@ -594,7 +571,7 @@ export class PartitionLog implements CleanableLog {
   flush(): void {
     this.ensureWritable();
     this.io('flush', () => {
-      this.syncSealedNow();
+      this.recoveryPoint.syncNow();
       if (this._unflushed > 0) this.active.syncData();
       this._unflushed = 0;
       this._lastFlush = this.clock();
@@ -634,63 +611,11 @@ export class PartitionLog implements CleanableLog {
       // the producer state of the log below the new segment (Kafka snapshots at every roll)
       this.producerState.snapshot(base);
       // once synced, everything below the new segment can be skipped by recovery after a crash
-      this.syncSealedInBackground(old.files, base);
+      this.recoveryPoint.syncInBackground(old.files, base);
       this.sink.info({ dir: this.dir, segment: old.baseOffset.toString(), bytes: old.size }, 'rolled segment');
     }
     this.removeExpiredDeletes(now);
     return created;
-  }
-
-  /** Syncs a rolled segment's files on the thread pool; the recovery point follows when it (and older ones) are done. */
-  private syncSealedInBackground(files: string[], nextBase: bigint): void {
-    const entry: SealedSync = { files, nextBase, done: false };
-    this.sealedSyncs.push(entry);
-    let left = files.length;
-    let failed: NodeJS.ErrnoException | null = null;
-    const finish = (err: NodeJS.ErrnoException | null): void => {
-      // a file renamed or deleted meanwhile (retention, compaction, truncation) no longer needs to be durable
-      if (err && err.code !== 'ENOENT') failed = err;
-      if (--left > 0 || entry.done) return;
-      if (failed) {
-        // left pending: the next flush() or close() syncs it synchronously and reports a failure there
-        this.sink.warn({ dir: this.dir, err: String(failed) }, 'background sync of a rolled segment failed');
-        return;
-      }
-      entry.done = true;
-      this.advanceRecoveryPoint();
-    };
-    for (const f of files) syncFileInBackground(f, finish);
-  }
-
-  /** Syncs, in this thread, every rolled segment whose background sync has not finished. */
-  private syncSealedNow(): void {
-    if (this.sealedSyncs.length === 0) return;
-    for (const entry of this.sealedSyncs) {
-      if (entry.done) continue;
-      for (const f of entry.files) {
-        try {
-          syncFile(f);
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
-          throw e;
-        }
-      }
-      entry.done = true;
-    }
-    this.advanceRecoveryPoint();
-  }
-
-  /** Moves the recovery point past the oldest run of synced rolled segments. */
-  private advanceRecoveryPoint(): void {
-    let point = -1n;
-    while (this.sealedSyncs.length > 0 && (this.sealedSyncs[0] as SealedSync).done) point = (this.sealedSyncs.shift() as SealedSync).nextBase;
-    if (point < 0n || this.closed || this.failed) return;
-    try {
-      writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), point);
-    } catch (e) {
-      // only costs a longer recovery after a crash; the next roll or close writes it again
-      this.sink.warn({ dir: this.dir, err: String(e) }, 'could not write the recovery point');
-    }
   }
 
   // ------------------------------------------------------------------ truncation
@@ -710,7 +635,7 @@ export class PartitionLog implements CleanableLog {
     this.io('truncate', () => {
       // rolled segments become durable first: a late background sync must not move the recovery point
       // past the cut
-      this.syncSealedNow();
+      this.recoveryPoint.syncNow();
       const cfg = this._config;
       if (this._hw > offset) this._hw = offset;
       this._leo = offset;
@@ -760,7 +685,7 @@ export class PartitionLog implements CleanableLog {
       this.publishOffsets();
       target.sync();
       fsyncDir(this.dir);
-      if (removed.length) writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), target.baseOffset);
+      if (removed.length) this.recoveryPoint.write(target.baseOffset);
       if (this._cleanerCheckpoint > offset) this.writeCleanerCheckpoint(offset);
       this.epochs.truncateFromEnd(offset);
       this.loadProducerState(); // snapshots above the cut go; the state is rebuilt for what is left
@@ -782,7 +707,7 @@ export class PartitionLog implements CleanableLog {
   truncateFullyAndStartAt(offset: bigint): void {
     this.ensureWritable();
     this.io('truncateFully', () => {
-      this.syncSealedNow();
+      this.recoveryPoint.syncNow();
       const cfg = this._config;
       this._hw = offset;
       this._leo = offset;
@@ -799,7 +724,7 @@ export class PartitionLog implements CleanableLog {
       this._size = 0;
       fsyncDir(this.dir);
       writeOffsetCheckpoint(path.join(this.dir, LOG_START_FILE), offset);
-      writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), offset);
+      this.recoveryPoint.write(offset);
       this.writeCleanerCheckpoint(offset);
       this.epochs.clear();
       this.producerState.truncateFully();
@@ -1031,15 +956,14 @@ export class PartitionLog implements CleanableLog {
       return;
     }
     this.io('close', () => {
-      this.syncSealedNow();
+      this.recoveryPoint.syncNow();
       const a = this.active;
       a.seal(); // trim + fdatasync; readers only touch below the published size
       for (const s of this.segs) s.release();
       for (const p of this.pendingDeletes) for (const f of p.files) unlinkIfExists(f);
       this.pendingDeletes = [];
       this.producerState.snapshot(this._leo); // a clean reopen replays nothing
-      writeOffsetCheckpoint(path.join(this.dir, RECOVERY_POINT_FILE), this._leo);
-      writeFileAtomic(path.join(this.dir, CLEAN_SHUTDOWN_FILE), `${this._leo}\n`);
+      this.recoveryPoint.markCleanShutdown(this._leo);
     });
     this.closed = true;
     this._reader?.close();
