@@ -29,15 +29,12 @@ import {
   PRODUCER_EPOCH_OFFSET,
   PRODUCER_ID_OFFSET,
   RECORD_COUNT_OFFSET,
-  TimestampType,
   readBatchHeader,
   setBaseOffset,
   setLogAppendTime,
   setPartitionLeaderEpoch,
-  timestampTypeOf,
   type BatchHeader,
 } from '../record/batch-header.js';
-import { decodeBatch } from '../record/batch.js';
 import { validateLogConfig } from './config.js';
 import {
   CLEANER_CHECKPOINT_FILE,
@@ -51,7 +48,7 @@ import {
   writeOffsetCheckpoint,
 } from './files.js';
 import { LeaderEpochCache, type EpochEndOffset, type EpochEntry } from './leader-epoch.js';
-import { TIME_INDEX_ENTRY, lookupTimeIndexBelow } from './offset-index.js';
+import { TIME_INDEX_ENTRY } from './offset-index.js';
 import { PartitionReader } from './partition-reader.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS, ProducerStateManager, type ProducerBatchFields } from './producer-state.js';
 import {
@@ -61,11 +58,12 @@ import {
   scanSegment,
   type CorruptionPolicy,
 } from './recovery.js';
-import { selectSegmentsToDelete } from './retention.js';
+import { DelayedDeletes, selectSegmentsToDelete } from './retention.js';
 import { clean, cleanSteps, type CleanableLog, type CleanOptions, type CleanStats } from './cleaner.js';
 import { LogSegment, MAX_RELATIVE_OFFSET, type IoMode } from './segment.js';
 import { RecoveryPoint } from './recovery-point.js';
 import { PartitionSharedState } from './shared-state.js';
+import { offsetForTimestamp } from './time-lookup.js';
 import type { AppendInfo, Clock, LogConfig, LogSink, ReadOptions, ReadResult, RecoveryReport, TimestampOffset } from './types.js';
 
 export interface PartitionLogOptions {
@@ -114,11 +112,6 @@ export const DEFAULT_IO_MODE: IoMode = 'pwrite';
 
 const NOOP_SINK: LogSink = { info() {}, warn() {}, error() {} };
 
-interface PendingDelete {
-  files: string[];
-  at: number;
-}
-
 export class PartitionLog implements CleanableLog {
   readonly dir: string;
   readonly state: PartitionSharedState;
@@ -138,7 +131,7 @@ export class PartitionLog implements CleanableLog {
   private _lastFlush: number;
   private closed = false;
   private failed: Error | null = null;
-  private pendingDeletes: PendingDelete[] = [];
+  private readonly delayedDeletes = new DelayedDeletes();
   /** The recovery point and the rolled segments it waits for (see `rollTo`). */
   private readonly recoveryPoint: RecoveryPoint;
   private readonly epochs: LeaderEpochCache;
@@ -614,7 +607,7 @@ export class PartitionLog implements CleanableLog {
       this.recoveryPoint.syncInBackground(old.files, base);
       this.sink.info({ dir: this.dir, segment: old.baseOffset.toString(), bytes: old.size }, 'rolled segment');
     }
-    this.removeExpiredDeletes(now);
+    this.delayedDeletes.removeExpired(now);
     return created;
   }
 
@@ -766,7 +759,7 @@ export class PartitionLog implements CleanableLog {
   deleteOldSegments(now: number = this.clock()): DeleteSegmentsResult {
     this.ensureWritable();
     return this.io('deleteOldSegments', () => {
-      this.removeExpiredDeletes(now);
+      this.delayedDeletes.removeExpired(now);
       const n = selectSegmentsToDelete(this.segs, {
         config: this._config,
         now,
@@ -788,8 +781,8 @@ export class PartitionLog implements CleanableLog {
       });
       fsyncDir(this.dir);
       this._size -= deletedBytes;
-      this.pendingDeletes.push({ files: renamed, at: now + this._config.fileDeleteDelayMs });
-      this.removeExpiredDeletes(now);
+      this.delayedDeletes.schedule(renamed, now + this._config.fileDeleteDelayMs);
+      this.delayedDeletes.removeExpired(now);
       this.epochs.truncateFromStart(this._logStart);
       if (this._cleanerCheckpoint < this._logStart) this.writeCleanerCheckpoint(this._logStart);
       this.producerState.onLogStartOffsetIncremented(this._logStart, this._leo);
@@ -800,16 +793,6 @@ export class PartitionLog implements CleanableLog {
       );
       return { deletedSegments: n, deletedBytes, logStartOffset: this._logStart };
     });
-  }
-
-  private removeExpiredDeletes(now: number): void {
-    if (this.pendingDeletes.length === 0) return;
-    const keep: PendingDelete[] = [];
-    for (const p of this.pendingDeletes) {
-      if (p.at <= now) for (const f of p.files) unlinkIfExists(f);
-      else keep.push(p);
-    }
-    this.pendingDeletes = keep;
   }
 
   /** @internal used by the cleaner. */
@@ -835,8 +818,8 @@ export class PartitionLog implements CleanableLog {
 
   /** @internal segments the cleaner replaced, to delete after the delay. */
   scheduleDelete(files: string[], now: number): void {
-    this.pendingDeletes.push({ files, at: now + this._config.fileDeleteDelayMs });
-    this.removeExpiredDeletes(now);
+    this.delayedDeletes.schedule(files, now + this._config.fileDeleteDelayMs);
+    this.delayedDeletes.removeExpired(now);
   }
 
   // ------------------------------------------------------------------ compaction
@@ -920,28 +903,7 @@ export class PartitionLog implements CleanableLog {
    * with that record's timestamp; null if none. (-1/-2 sentinels are the caller's.)
    */
   offsetForTimestamp(ts: bigint): TimestampOffset | null {
-    for (const seg of this.segs) {
-      if (seg.maxTimestamp < ts || seg.size === 0) continue;
-      const ti = seg.timeIndex;
-      const rel = ti.entries > 0 ? lookupTimeIndexBelow(ti.buffer(), ti.entries, ts) : -1;
-      const startOffset = rel >= 0 ? seg.baseOffset + BigInt(rel) : seg.baseOffset;
-      const view = seg.view();
-      for (let pos = seg.positionOf(startOffset > this._logStart ? startOffset : this._logStart); pos + BATCH_HEADER_SIZE <= seg.size; ) {
-        const b = seg.batchAt(pos, view);
-        if (b.maxTimestamp >= ts && b.lastOffset >= this._logStart) {
-          const attrs = view.readInt16BE(pos + 21);
-          if (timestampTypeOf(attrs) === TimestampType.LogAppendTime) {
-            return { offset: b.baseOffset > this._logStart ? b.baseOffset : this._logStart, timestamp: b.maxTimestamp };
-          }
-          const decoded = decodeBatch(view.subarray(pos, pos + b.size), 0);
-          for (const r of decoded.records) {
-            if (r.timestamp >= ts && r.offset >= this._logStart) return { offset: r.offset, timestamp: r.timestamp };
-          }
-        }
-        pos += b.size;
-      }
-    }
-    return null;
+    return offsetForTimestamp(this.segs, this._logStart, ts);
   }
 
   // ------------------------------------------------------------------ close
@@ -960,8 +922,7 @@ export class PartitionLog implements CleanableLog {
       const a = this.active;
       a.seal(); // trim + fdatasync; readers only touch below the published size
       for (const s of this.segs) s.release();
-      for (const p of this.pendingDeletes) for (const f of p.files) unlinkIfExists(f);
-      this.pendingDeletes = [];
+      this.delayedDeletes.removeAll();
       this.producerState.snapshot(this._leo); // a clean reopen replays nothing
       this.recoveryPoint.markCleanShutdown(this._leo);
     });

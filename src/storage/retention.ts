@@ -1,4 +1,8 @@
-/** Which segments retention deletes (Kafka's UnifiedLog.deletableSegments rules). */
+/**
+ * Which segments retention deletes (Kafka's UnifiedLog.deletableSegments rules), and the delayed deletion of
+ * the files of removed segments (retention's and the cleaner's).
+ */
+import { unlinkIfExists } from './files.js';
 import type { LogSegment } from './segment.js';
 import type { LogConfig } from './types.js';
 
@@ -42,4 +46,33 @@ export function selectSegmentsToDelete(segments: readonly LogSegment[], c: Reten
     }
   }
   return n;
+}
+
+/**
+ * Files of removed segments (renamed `.deleted`), kept for file.delete.delay.ms so that readers holding them
+ * finish; the open after a crash deletes leftovers.
+ */
+export class DelayedDeletes {
+  private pending: { files: string[]; at: number }[] = [];
+
+  /** Deletes `files` by the first `removeExpired` at or after `at`. */
+  schedule(files: string[], at: number): void {
+    this.pending.push({ files, at });
+  }
+
+  removeExpired(now: number): void {
+    if (this.pending.length === 0) return;
+    const keep: { files: string[]; at: number }[] = [];
+    for (const p of this.pending) {
+      if (p.at <= now) for (const f of p.files) unlinkIfExists(f);
+      else keep.push(p);
+    }
+    this.pending = keep;
+  }
+
+  /** Deletes every scheduled file now (close). */
+  removeAll(): void {
+    for (const p of this.pending) for (const f of p.files) unlinkIfExists(f);
+    this.pending = [];
+  }
 }

@@ -2,7 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeBatches } from '../../src/record/batch.js';
 import { SluiceError } from '../../src/errors.js';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { PartitionLog } from '../../src/storage/partition-log.js';
+import { DelayedDeletes } from '../../src/storage/retention.js';
 import { config, makeBatch, manualClock, rmDir, segmentFiles, tempDir } from './helpers.js';
 
 test('retention.ms deletes segments by their largest timestamp, with a controllable clock', () => {
@@ -74,6 +77,30 @@ test('retention.bytes keeps at least retention.bytes, and only deletes below the
     assert.equal(log.segments[0]!.baseOffset <= target, true);
     assert.throws(() => log.deleteRecordsBefore(log.logEndOffset + 1n), (e: unknown) => e instanceof SluiceError && e.code === 'OFFSET_OUT_OF_RANGE');
     log.close();
+  } finally {
+    rmDir(dir);
+  }
+});
+
+test('delayed deletes: files go at the first removeExpired at or after their time, or all at once', () => {
+  const dir = tempDir();
+  try {
+    const file = (n: string): string => {
+      const f = path.join(dir, n);
+      fs.writeFileSync(f, n);
+      return f;
+    };
+    const d = new DelayedDeletes();
+    const [a, b, c] = [file('a.deleted'), file('b.deleted'), file('c.deleted')];
+    d.schedule([a], 100);
+    d.schedule([b, path.join(dir, 'already-gone')], 200);
+    d.schedule([c], 300);
+    d.removeExpired(99);
+    assert.deepEqual([a, b, c].map((f) => fs.existsSync(f)), [true, true, true]);
+    d.removeExpired(200);
+    assert.deepEqual([a, b, c].map((f) => fs.existsSync(f)), [false, false, true]);
+    d.removeAll();
+    assert.equal(fs.existsSync(c), false);
   } finally {
     rmDir(dir);
   }
