@@ -795,15 +795,15 @@ export class PartitionLog implements CleanableLog {
     });
   }
 
-  /** @internal used by the cleaner. */
+  /** @internal CleanableLog: the cleaner moves the checkpoint through this. */
   writeCleanerCheckpoint(offset: bigint): void {
     this._cleanerCheckpoint = offset;
     writeOffsetCheckpoint(path.join(this.dir, CLEANER_CHECKPOINT_FILE), offset);
   }
 
   /**
-   * @internal the cleaner swaps cleaned segments in through this: `swapIn` renames files and opens the
-   * replacement, inside the segments seqlock.
+   * @internal CleanableLog: the cleaner swaps cleaned segments in through this; `swapIn` renames files and
+   * opens the replacement, inside the segments seqlock.
    */
   replaceSegments(oldSegs: readonly LogSegment[], swapIn: () => LogSegment): void {
     const first = this.segs.indexOf(oldSegs[0] as LogSegment);
@@ -816,7 +816,7 @@ export class PartitionLog implements CleanableLog {
     this._size = this.segs.reduce((n, s) => n + s.size, 0);
   }
 
-  /** @internal segments the cleaner replaced, to delete after the delay. */
+  /** @internal CleanableLog: files of segments the cleaner replaced, deleted after file.delete.delay.ms. */
   scheduleDelete(files: string[], now: number): void {
     this.delayedDeletes.schedule(files, now + this._config.fileDeleteDelayMs);
     this.delayedDeletes.removeExpired(now);
