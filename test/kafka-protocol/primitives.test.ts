@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Reader } from '../../src/kafka-protocol/reader.js';
 import { Writer } from '../../src/kafka-protocol/writer.js';
 import { ProtocolError, UnsupportedVersionError } from '../../src/kafka-protocol/errors.js';
+import { kafkaErrorCodeOf } from '../../src/kafka-protocol/sluice-errors.js';
 import { SluiceError } from '../../src/errors.js';
 import {
   API_KEYS,
@@ -140,7 +141,7 @@ test('malformed lengths are typed errors and never allocate', () => {
   })();
   assert.ok(err instanceof ProtocolError && err instanceof SluiceError);
   assert.equal(err.code, 'INVALID_ARGUMENT');
-  assert.equal(err.kafkaErrorCode, 42);
+  assert.equal(kafkaErrorCodeOf(err), 42);
   assert.throws(() => new Reader(Buffer.alloc(2), 0, 5), ProtocolError);
 });
 
@@ -270,7 +271,7 @@ test('frame helpers: request and response frames, unsupported versions', () => {
   const future = hex('0012 0063 00000063 0001 63 00 00');
   assert.throws(
     () => decodeRequestFrame(future),
-    (e: unknown) => e instanceof UnsupportedVersionError && e.correlationId === 99 && e.apiVersion === 99 && e.kafkaErrorCode === 35,
+    (e: unknown) => e instanceof UnsupportedVersionError && e.correlationId === 99 && e.apiVersion === 99 && kafkaErrorCodeOf(e) === 35,
   );
   assert.throws(() => decodeRequestFrame(hex('0007 0001 00000001 ffff')), UnsupportedVersionError); // ControlledShutdown: not served
   throwsProtocol(() => decodeRequestFrame(hex('00')));
