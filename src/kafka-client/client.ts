@@ -13,7 +13,7 @@ import * as records from './records.js';
 import type {
   BrokerInfo,
   ClusterMetadata,
-  CommittedOffset,
+  WireCommittedOffset,
   ConfigChanges,
   ConfigResource,
   ConfigResourceType,
@@ -22,14 +22,14 @@ import type {
   FetchOptions,
   FetchPartitionRequest,
   FetchResult,
-  GroupDescription,
+  DescribedGroup,
   KafkaClientOptions,
   ListedGroup,
   ListOffsetsRequest,
   ListOffsetsResult,
   LogDirPartition,
   MetadataOptions,
-  OffsetCommitEntry,
+  WireOffsetCommitEntry,
   OffsetCommitOptions,
   ProduceOptions,
   ProduceResult,
@@ -193,7 +193,7 @@ export class KafkaClient {
   }
 
   /** Describes groups; an unknown group comes back in state "Dead" with no members, as Kafka reports it. */
-  describeGroups(groupIds: readonly string[]): Promise<GroupDescription[]> {
+  describeGroups(groupIds: readonly string[]): Promise<DescribedGroup[]> {
     return groups.describeGroups(this.c, groupIds);
   }
 
@@ -202,12 +202,12 @@ export class KafkaClient {
   }
 
   /** Committed offsets of a group: of the given partitions, or of everything it committed when omitted. */
-  offsetFetch(groupId: string, partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
+  offsetFetch(groupId: string, partitions?: readonly TopicPartition[]): Promise<WireCommittedOffset[]> {
     return groups.offsetFetch(this.c, groupId, partitions);
   }
 
   /** Commits offsets; by default as a simple consumer (generation -1, no member id), as reset-offsets does. */
-  offsetCommit(groupId: string, offsets: readonly OffsetCommitEntry[], opts: OffsetCommitOptions = {}): Promise<void> {
+  offsetCommit(groupId: string, offsets: readonly WireOffsetCommitEntry[], opts: OffsetCommitOptions = {}): Promise<void> {
     return groups.offsetCommit(this.c, groupId, offsets, opts);
   }
 }

@@ -7,11 +7,11 @@ import { KafkaErrors } from '../kafka-protocol/error-codes.js';
 import { groupByTopic, type Cluster } from './cluster.js';
 import { KafkaProtocolError, checkKafkaError } from './errors.js';
 import type {
-  CommittedOffset,
-  GroupDescription,
-  GroupMemberDescription,
+  WireCommittedOffset,
+  DescribedGroup,
+  DescribedGroupMember,
   ListedGroup,
-  OffsetCommitEntry,
+  WireOffsetCommitEntry,
   OffsetCommitOptions,
   TopicPartition,
   TopicPartitions,
@@ -30,7 +30,7 @@ export async function listGroups(cluster: Cluster): Promise<ListedGroup[]> {
 }
 
 /** Describes groups; an unknown group comes back in state "Dead" with no members, as Kafka reports it. */
-export async function describeGroups(cluster: Cluster, groupIds: readonly string[]): Promise<GroupDescription[]> {
+export async function describeGroups(cluster: Cluster, groupIds: readonly string[]): Promise<DescribedGroup[]> {
   return Promise.all(
     groupIds.map(async (groupId) => {
       const coordinator = await cluster.findCoordinator(groupId);
@@ -45,7 +45,7 @@ export async function describeGroups(cluster: Cluster, groupIds: readonly string
         protocolType: g.protocolType,
         protocol: g.protocolData,
         coordinator,
-        members: g.members.map((m): GroupMemberDescription => {
+        members: g.members.map((m): DescribedGroupMember => {
           let assignment: TopicPartitions[] = [];
           let subscribedTopics: string[] = [];
           if (consumer) {
@@ -73,7 +73,7 @@ export async function deleteGroups(cluster: Cluster, groupIds: readonly string[]
 }
 
 /** Committed offsets of a group: of the given partitions, or of everything it committed when omitted. */
-export async function offsetFetch(cluster: Cluster, groupId: string, partitions?: readonly TopicPartition[]): Promise<CommittedOffset[]> {
+export async function offsetFetch(cluster: Cluster, groupId: string, partitions?: readonly TopicPartition[]): Promise<WireCommittedOffset[]> {
   const coordinator = await cluster.findCoordinator(groupId);
   const conn = await cluster.brokerConnection(coordinator.nodeId);
   const v = conn.versionOf('OffsetFetch') ?? 0;
@@ -83,7 +83,7 @@ export async function offsetFetch(cluster: Cluster, groupId: string, partitions?
     'OffsetFetch',
     v >= 8 ? { groups: [{ groupId, topics, memberId: null, memberEpoch: -1 }], requireStable: false } : { groupId, topics, requireStable: false },
   );
-  const out: CommittedOffset[] = [];
+  const out: WireCommittedOffset[] = [];
   if (v >= 8) {
     const g = resp.groups[0];
     if (!g) throw new KafkaProtocolError(KafkaErrors.UNKNOWN_SERVER_ERROR, `OffsetFetch '${groupId}': empty response`);
@@ -107,7 +107,7 @@ export async function offsetFetch(cluster: Cluster, groupId: string, partitions?
 }
 
 /** Commits offsets; by default as a simple consumer (generation -1, no member id), as reset-offsets does. */
-export async function offsetCommit(cluster: Cluster, groupId: string, offsets: readonly OffsetCommitEntry[], opts: OffsetCommitOptions = {}): Promise<void> {
+export async function offsetCommit(cluster: Cluster, groupId: string, offsets: readonly WireOffsetCommitEntry[], opts: OffsetCommitOptions = {}): Promise<void> {
   if (offsets.length === 0) return;
   const resp = await cluster.sendToCoordinator(groupId, 'OffsetCommit', {
     groupId,

@@ -13,7 +13,7 @@ import { KafkaErrors } from '../kafka-protocol/error-codes.js';
 import type { KafkaClient } from './client.js';
 import { COORDINATOR_RETRY_ERRORS, sleep } from './cluster.js';
 import { KafkaProtocolError } from './errors.js';
-import type { OffsetCommitEntry, TopicPartition, TopicPartitions } from './types.js';
+import type { WireOffsetCommitEntry, TopicPartition, TopicPartitions } from './types.js';
 import { assignRange } from '../coordinator/assignors/range.js';
 
 export interface GroupMemberOptions {
@@ -194,7 +194,7 @@ export class GroupMember {
   }
 
   /** Commits offsets as this member of the current generation. A rebalance error flags `rebalanceNeeded`. */
-  async commit(offsets: readonly OffsetCommitEntry[]): Promise<void> {
+  async commit(offsets: readonly WireOffsetCommitEntry[]): Promise<void> {
     try {
       await this.client.offsetCommit(this.groupId, offsets, { generationId: this.generationId, memberId: this.memberId });
     } catch (e) {

@@ -6,7 +6,7 @@ import { KafkaErrors } from '../kafka-protocol/error-codes.js';
 import { STALE_METADATA_ERRORS, groupByTopic, type Cluster } from './cluster.js';
 import { KafkaProtocolError, checkKafkaError } from './errors.js';
 import type {
-  Acks,
+  WireAcks,
   FetchOptions,
   FetchPartitionRequest,
   FetchResult,
@@ -59,7 +59,7 @@ export async function listOffsets(cluster: Cluster, requests: readonly ListOffse
  * view and retries when the leader moved (those errors guarantee nothing was written).
  */
 export async function produce(cluster: Cluster, topic: string, partition: number, records: Buffer, opts: ProduceOptions & { autoCreate?: boolean } = {}): Promise<ProduceResult> {
-  const acks: Acks = opts.acks ?? -1;
+  const acks: WireAcks = opts.acks ?? -1;
   const body = {
     transactionalId: null,
     acks,
