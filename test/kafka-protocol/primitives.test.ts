@@ -145,6 +145,24 @@ test('malformed lengths are typed errors and never allocate', () => {
   assert.throws(() => new Reader(Buffer.alloc(2), 0, 5), ProtocolError);
 });
 
+test('a reader given its own MalformedError throws that instead of ProtocolError, with the offset', () => {
+  class LayoutError extends Error {
+    constructor(
+      message: string,
+      readonly at: number,
+    ) {
+      super(message);
+    }
+  }
+  const malformed = (message: string, offset: number): Error => new LayoutError(message, offset);
+  const r = new Reader(hex('0001 ffff'), 0, 4, malformed);
+  assert.equal(r.int16(), 1);
+  assert.throws(() => r.string(), (e: unknown) => e instanceof LayoutError && e.at === 4 && !(e instanceof ProtocolError));
+  assert.throws(() => new Reader(hex('00'), 1).int8(), ProtocolError);
+  assert.throws(() => new Reader(hex('00'), 1, 1, malformed).int8(), (e: unknown) => e instanceof LayoutError && e.at === 1);
+  assert.throws(() => new Reader(hex('00'), 0, 5, malformed), (e: unknown) => e instanceof LayoutError && e.at === -1);
+});
+
 test('decoded bytes and records are views of the frame (zero-copy)', () => {
   const records = Buffer.from('a record batch would be here');
   const w = new Writer();
