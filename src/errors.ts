@@ -1,8 +1,8 @@
 /**
  * Typed errors of the Sluice library. Every error a user can receive is a `SluiceError` with a stable
- * string `code`; frontends map codes to their own wire errors (e.g. `kafkaErrorCode`).
+ * string `code`. The codes are the engine's own; each frontend maps them to its wire errors (the Kafka
+ * edges through `kafkaErrorCodeOf` in kafka-protocol/sluice-errors.ts).
  */
-import { KafkaErrors } from './kafka-protocol/error-codes.js';
 
 export type SluiceErrorCode =
   | 'CORRUPT_RECORD' // bytes that are not a valid RecordBatch (bad CRC, bad lengths, bad magic)
@@ -27,40 +27,12 @@ export type SluiceErrorCode =
   | 'INVALID_ARGUMENT'
   | 'TIMEOUT';
 
-/** Kafka protocol error codes for each Sluice error code. */
-export const KAFKA_ERROR_CODES: Readonly<Record<SluiceErrorCode, number>> = {
-  CORRUPT_RECORD: KafkaErrors.CORRUPT_MESSAGE,
-  INVALID_RECORD: KafkaErrors.INVALID_RECORD,
-  INVALID_TIMESTAMP: KafkaErrors.INVALID_TIMESTAMP,
-  INVALID_TXN_STATE: KafkaErrors.INVALID_TXN_STATE,
-  NOT_ENOUGH_REPLICAS: KafkaErrors.NOT_ENOUGH_REPLICAS,
-  UNSUPPORTED_COMPRESSION: KafkaErrors.UNSUPPORTED_COMPRESSION_TYPE,
-  RECORD_TOO_LARGE: KafkaErrors.MESSAGE_TOO_LARGE,
-  UNKNOWN_TOPIC_OR_PARTITION: KafkaErrors.UNKNOWN_TOPIC_OR_PARTITION,
-  TOPIC_ALREADY_EXISTS: KafkaErrors.TOPIC_ALREADY_EXISTS,
-  INVALID_TOPIC: KafkaErrors.INVALID_TOPIC_EXCEPTION,
-  INVALID_PARTITIONS: KafkaErrors.INVALID_PARTITIONS,
-  INVALID_CONFIG: KafkaErrors.INVALID_CONFIG,
-  OFFSET_OUT_OF_RANGE: KafkaErrors.OFFSET_OUT_OF_RANGE,
-  OUT_OF_ORDER_SEQUENCE: KafkaErrors.OUT_OF_ORDER_SEQUENCE_NUMBER,
-  DUPLICATE_SEQUENCE: KafkaErrors.DUPLICATE_SEQUENCE_NUMBER,
-  INVALID_PRODUCER_EPOCH: KafkaErrors.INVALID_PRODUCER_EPOCH,
-  UNKNOWN_PRODUCER_ID: KafkaErrors.UNKNOWN_PRODUCER_ID,
-  CLOSED: KafkaErrors.NOT_LEADER_OR_FOLLOWER, // a closing broker no longer serves the partition
-  STORAGE: KafkaErrors.KAFKA_STORAGE_ERROR,
-  INVALID_ARGUMENT: KafkaErrors.INVALID_REQUEST,
-  TIMEOUT: KafkaErrors.REQUEST_TIMED_OUT,
-};
-
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode;
   constructor(code: SluiceErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'SluiceError';
     this.code = code;
-  }
-  get kafkaErrorCode(): number {
-    return KAFKA_ERROR_CODES[this.code];
   }
 }
 

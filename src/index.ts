@@ -14,6 +14,7 @@ export { ASSIGNORS, assignorByName } from './coordinator/assignors/index.js';
 export type * from './coordinator/types.js';
 export * from './record/index.js';
 export * from './errors.js';
+export { KAFKA_ERROR_CODES, kafkaErrorCodeOf } from './kafka-protocol/sluice-errors.js';
 export { DEFAULT_LOG_CONFIG, logConfigToEntries, parseLogConfig } from './storage/config.js';
 export type {
   AppendInfo,

@@ -14,7 +14,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger, Millis } from '../engine/types.js';
-import { isSluiceError } from '../errors.js';
+import { kafkaErrorCodeOf } from '../kafka-protocol/sluice-errors.js';
 import { encodeGroupMetadataKey, encodeGroupMetadataValue, decodeGroupMetadataValue, type GroupMetadataRecord } from './group-records.js';
 import type {
   GroupCoordinatorOptions,
@@ -341,7 +341,7 @@ function invokeSync(member: Member, result: SyncGroupResult): boolean {
 
 /** How Kafka turns a failed group-metadata append into the error a JoinGroup/SyncGroup caller sees. */
 export function groupStoreErrorCode(err: unknown): number {
-  const code = isSluiceError(err) ? err.kafkaErrorCode : E.UNKNOWN_SERVER_ERROR;
+  const code = kafkaErrorCodeOf(err);
   switch (code) {
     case E.UNKNOWN_TOPIC_OR_PARTITION:
     case E.NOT_ENOUGH_REPLICAS:

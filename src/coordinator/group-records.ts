@@ -16,7 +16,7 @@
  * A null value (tombstone) deletes the group.
  */
 import { CorruptRecordError } from '../errors.js';
-import { RecordReader, RecordWriter } from './record-io.js';
+import { recordReader, recordWriter, writeNullableString, writeString } from './record-io.js';
 
 export const GROUP_METADATA_KEY_VERSION = 2;
 export const GROUP_METADATA_VALUE_VERSION = 3;
@@ -49,7 +49,10 @@ export interface GroupMetadataRecord {
 }
 
 export function encodeGroupMetadataKey(groupId: string): Buffer {
-  return new RecordWriter().int16(GROUP_METADATA_KEY_VERSION).string(groupId, 'group id').finish();
+  const w = recordWriter();
+  w.int16(GROUP_METADATA_KEY_VERSION);
+  writeString(w, groupId, 'group id');
+  return w.toBuffer();
 }
 
 /** The int16 version prefix of a `__consumer_offsets` key: 0/1 offset commit, 2 group metadata. */
@@ -67,7 +70,7 @@ export function decodeGroupMetadataKey(key: Buffer): string {
   if (version !== GROUP_METADATA_KEY_VERSION) {
     throw new CorruptRecordError(`not a group metadata key (version ${version})`, 0);
   }
-  const r = new RecordReader(key, 2);
+  const r = recordReader(key, 2);
   // Trailing bytes are ignored, as Kafka's readers do.
   return r.string();
 }
@@ -77,29 +80,29 @@ export function encodeGroupMetadataValue(value: GroupMetadataRecord, version: nu
   if (!Number.isInteger(version) || version < 0 || version > 3) {
     throw new RangeError(`group metadata value version ${version} cannot be encoded (0-3)`);
   }
-  const w = new RecordWriter();
+  const w = recordWriter();
   w.int16(version);
-  w.string(value.protocolType);
+  writeString(w, value.protocolType);
   w.int32(value.generation);
-  w.nullableString(value.protocol);
-  w.nullableString(value.leader);
-  if (version >= 2) w.int64(value.currentStateTimestamp);
+  writeNullableString(w, value.protocol);
+  writeNullableString(w, value.leader);
+  if (version >= 2) w.int64(BigInt(Math.trunc(value.currentStateTimestamp)));
   w.int32(value.members.length);
   for (const m of value.members) {
-    w.string(m.memberId);
-    if (version >= 3) w.nullableString(m.groupInstanceId);
-    w.string(m.clientId);
-    w.string(m.clientHost);
+    writeString(w, m.memberId);
+    if (version >= 3) writeNullableString(w, m.groupInstanceId);
+    writeString(w, m.clientId);
+    writeString(w, m.clientHost);
     if (version >= 1) w.int32(m.rebalanceTimeoutMs);
     w.int32(m.sessionTimeoutMs);
     w.bytes(m.subscription);
     w.bytes(m.assignment);
   }
-  return w.finish();
+  return w.toBuffer();
 }
 
 export function decodeGroupMetadataValue(buf: Buffer): GroupMetadataRecord {
-  const r = new RecordReader(buf, 0);
+  const r = recordReader(buf);
   const version = r.int16();
   if (version < 0 || version > GROUP_METADATA_VALUE_MAX_VERSION) {
     throw new CorruptRecordError(`unknown group metadata value version ${version}`, 0);
@@ -107,15 +110,16 @@ export function decodeGroupMetadataValue(buf: Buffer): GroupMetadataRecord {
   const flexible = version >= 4;
   const str = (): string => (flexible ? r.compactString() : r.string());
   const nstr = (): string | null => (flexible ? r.compactNullableString() : r.nullableString());
-  const bytes = (): Buffer => (flexible ? r.compactBytes() : r.bytes());
+  // A copy, so a decoded record does not pin the (possibly large) buffer it was read from.
+  const bytes = (): Buffer => Buffer.from(flexible ? r.compactBytes() : r.bytes());
 
   const protocolType = str();
   const generation = r.int32();
   const protocol = nstr();
   const leader = nstr();
   const currentStateTimestamp = version >= 2 ? Number(r.int64()) : -1;
-  const count = flexible ? r.compactArrayLength() : r.int32();
-  if (count < 0) throw new CorruptRecordError('null members array in group metadata value', r.pos);
+  const count = flexible ? r.compactArrayLen() : r.int32();
+  if (count < 0) throw new CorruptRecordError('null members array in group metadata value', r.offset);
   const members: GroupMetadataMemberRecord[] = [];
   for (let i = 0; i < count; i++) {
     const memberId = str();

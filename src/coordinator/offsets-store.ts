@@ -19,7 +19,7 @@ import { decodeBatches, encodeBatch } from '../record/batch.js';
 import type { RecordInput } from '../record/types.js';
 import type { AppendOptions, AppendResult, CreateTopicOptions, ReadResult, TopicDescription } from '../engine/types.js';
 import type { CommittedOffset, OffsetCommitEntry, TopicPartition } from './types.js';
-import { RecordReader, RecordWriter } from './record-io.js';
+import { recordReader, recordWriter, writeString } from './record-io.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 /** offsets.topic.num.partitions default. */
@@ -85,18 +85,23 @@ export function partitionForGroup(groupId: string, partitions: number): number {
 
 /** OffsetCommitKey v1. */
 export function encodeOffsetKey(groupId: string, topic: string, partition: number): Buffer {
-  return new RecordWriter().int16(KEY_VERSION_OFFSET_COMMIT).string(groupId, 'group id').string(topic, 'topic').int32(partition).finish();
+  const w = recordWriter();
+  w.int16(KEY_VERSION_OFFSET_COMMIT);
+  writeString(w, groupId, 'group id');
+  writeString(w, topic, 'topic');
+  w.int32(partition);
+  return w.toBuffer();
 }
 
 /** OffsetCommitValue v3. */
 export function encodeOffsetValue(v: { offset: bigint; leaderEpoch: number; metadata: string; commitTimestamp: bigint }): Buffer {
-  return new RecordWriter()
-    .int16(VALUE_VERSION)
-    .int64(v.offset)
-    .int32(v.leaderEpoch)
-    .string(v.metadata, 'metadata')
-    .int64(v.commitTimestamp)
-    .finish();
+  const w = recordWriter();
+  w.int16(VALUE_VERSION);
+  w.int64(v.offset);
+  w.int32(v.leaderEpoch);
+  writeString(w, v.metadata, 'metadata');
+  w.int64(v.commitTimestamp);
+  return w.toBuffer();
 }
 
 export type DecodedOffsetKey =
@@ -105,7 +110,7 @@ export type DecodedOffsetKey =
   | { kind: 'unknown'; version: number };
 
 export function decodeOffsetKey(buf: Buffer): DecodedOffsetKey {
-  const r = new RecordReader(buf);
+  const r = recordReader(buf);
   const version = r.int16();
   if (version === 0 || version === 1) {
     const groupId = r.string();
@@ -118,7 +123,7 @@ export function decodeOffsetKey(buf: Buffer): DecodedOffsetKey {
 
 /** Decodes OffsetCommitValue v0..v3. */
 export function decodeOffsetValue(buf: Buffer): { offset: bigint; leaderEpoch: number; metadata: string; commitTimestamp: bigint } {
-  const r = new RecordReader(buf);
+  const r = recordReader(buf);
   const version = r.int16();
   switch (version) {
     case 0:

@@ -12,6 +12,7 @@ import {
   type ApiVersionsResponse,
   type ServedApiName,
 } from '../kafka-protocol/generated/index.js';
+import { KafkaErrors } from '../kafka-protocol/error-codes.js';
 import { KafkaConnectionError, KafkaProtocolError } from './errors.js';
 
 export interface ConnectionOptions {
@@ -213,7 +214,7 @@ export class Connection {
   private requireVersion(api: ServedApiName): number {
     const v = this.versions.get(api);
     if (v === undefined) {
-      throw new KafkaProtocolError(35, `broker ${this.address} does not support ${api} at a version this client implements`);
+      throw new KafkaProtocolError(KafkaErrors.UNSUPPORTED_VERSION, `broker ${this.address} does not support ${api} at a version this client implements`);
     }
     return v;
   }
@@ -283,7 +284,7 @@ export class Connection {
     } catch {
       resp = decodeResponseFrame('ApiVersions', 0, frame).body;
     }
-    if (resp.errorCode === 35) {
+    if (resp.errorCode === KafkaErrors.UNSUPPORTED_VERSION) {
       resp = decodeResponseFrame('ApiVersions', 0, (await this.send('ApiVersions', 0, {}, true, undefined))!).body;
     }
     if (resp.errorCode !== 0) throw new KafkaProtocolError(resp.errorCode, `ApiVersions from ${this.address}`);

@@ -9,9 +9,11 @@ import {
   encodeConsumerProtocolAssignmentBytes,
   encodeConsumerProtocolSubscriptionBytes,
 } from '../kafka-protocol/generated/index.js';
+import { KafkaErrors } from '../kafka-protocol/error-codes.js';
 import type { KafkaClient } from './client.js';
+import { COORDINATOR_RETRY_ERRORS, sleep } from './cluster.js';
 import { KafkaProtocolError } from './errors.js';
-import type { OffsetCommitEntry, TopicPartition, TopicPartitions } from './types.js';
+import type { WireOffsetCommitEntry, TopicPartition, TopicPartitions } from './types.js';
 import { assignRange } from '../coordinator/assignors/range.js';
 
 export interface GroupMemberOptions {
@@ -34,11 +36,8 @@ export interface GroupGeneration {
 }
 
 /** Errors meaning "this member must rejoin". */
-const REJOIN_ERRORS = new Set([22, 25, 27]); // ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS
-const COORDINATOR_ERRORS = new Set([14, 15, 16]);
+const REJOIN_ERRORS: ReadonlySet<number> = new Set<number>([KafkaErrors.ILLEGAL_GENERATION, KafkaErrors.UNKNOWN_MEMBER_ID, KafkaErrors.REBALANCE_IN_PROGRESS]);
 const PROTOCOL = 'range';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Kafka's RangeAssignor: per topic, contiguous partition ranges over the sorted subscribed members. */
 export function rangeAssign(members: readonly { memberId: string; topics: readonly string[] }[], partitionCounts: ReadonlyMap<string, number>): Map<string, TopicPartitions[]> {
@@ -100,7 +99,7 @@ export class GroupMember {
     this.stopHeartbeats();
     this.rejoin = false;
     for (let attempt = 0; ; attempt++) {
-      if (attempt > 50) throw new KafkaProtocolError(27, `group '${this.groupId}': could not complete a rebalance`);
+      if (attempt > 50) throw new KafkaProtocolError(KafkaErrors.REBALANCE_IN_PROGRESS, `group '${this.groupId}': could not complete a rebalance`);
       if (this.coordinator < 0) this.coordinator = (await this.client.findCoordinator(this.groupId)).nodeId;
       const join = await this.client.send(
         'JoinGroup',
@@ -117,16 +116,16 @@ export class GroupMember {
         this.coordinator,
         { timeoutMs: this.rebalanceTimeoutMs + 10_000 },
       );
-      if (join.errorCode === 79) {
+      if (join.errorCode === KafkaErrors.MEMBER_ID_REQUIRED) {
         this.memberId = join.memberId; // KIP-394: join again with the id the coordinator handed out
         continue;
       }
-      if (join.errorCode === 25) {
+      if (join.errorCode === KafkaErrors.UNKNOWN_MEMBER_ID) {
         this.memberId = '';
         continue;
       }
-      if (join.errorCode === 27) continue;
-      if (COORDINATOR_ERRORS.has(join.errorCode)) {
+      if (join.errorCode === KafkaErrors.REBALANCE_IN_PROGRESS) continue;
+      if (COORDINATOR_RETRY_ERRORS.has(join.errorCode)) {
         this.coordinator = -1;
         await sleep(100);
         continue;
@@ -152,10 +151,10 @@ export class GroupMember {
         { timeoutMs: this.rebalanceTimeoutMs + 10_000 },
       );
       if (REJOIN_ERRORS.has(sync.errorCode)) {
-        if (sync.errorCode === 25) this.memberId = '';
+        if (sync.errorCode === KafkaErrors.UNKNOWN_MEMBER_ID) this.memberId = '';
         continue;
       }
-      if (COORDINATOR_ERRORS.has(sync.errorCode)) {
+      if (COORDINATOR_RETRY_ERRORS.has(sync.errorCode)) {
         this.coordinator = -1;
         continue;
       }
@@ -195,7 +194,7 @@ export class GroupMember {
   }
 
   /** Commits offsets as this member of the current generation. A rebalance error flags `rebalanceNeeded`. */
-  async commit(offsets: readonly OffsetCommitEntry[]): Promise<void> {
+  async commit(offsets: readonly WireOffsetCommitEntry[]): Promise<void> {
     try {
       await this.client.offsetCommit(this.groupId, offsets, { generationId: this.generationId, memberId: this.memberId });
     } catch (e) {
@@ -243,9 +242,9 @@ export class GroupMember {
         { timeoutMs: this.sessionTimeoutMs },
       );
       if (REJOIN_ERRORS.has(resp.errorCode)) {
-        if (resp.errorCode === 25) this.memberId = '';
+        if (resp.errorCode === KafkaErrors.UNKNOWN_MEMBER_ID) this.memberId = '';
         this.rejoin = true;
-      } else if (COORDINATOR_ERRORS.has(resp.errorCode)) {
+      } else if (COORDINATOR_RETRY_ERRORS.has(resp.errorCode)) {
         this.coordinator = -1;
         this.rejoin = true;
       } else if (resp.errorCode !== 0) {

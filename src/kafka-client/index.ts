@@ -1,5 +1,6 @@
 /** A Kafka wire-protocol client on Sluice's generated codecs: connections, cluster view, typed operations. */
-export { KafkaClient, groupByTopic } from './client.js';
+export { KafkaClient } from './client.js';
+export { groupByTopic } from './cluster.js';
 export { Connection, hostPort, parseBootstrap } from './connection.js';
 export type { ConnectionOptions, RequestOptions } from './connection.js';
 export { KafkaProtocolError, KafkaConnectionError, kafkaErrorName, isRetriableKafkaError, checkKafkaError } from './errors.js';

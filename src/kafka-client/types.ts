@@ -1,5 +1,16 @@
-/** Inputs and outputs of the wire client's operations. Offsets and timestamps are bigints, as on the wire. */
+/**
+ * Inputs and outputs of the wire client's operations. Offsets and timestamps are bigints, as on the wire.
+ * A shape that means the same as the engine's or the coordinator's is theirs, re-exported (TopicPartition).
+ * The rest differ, so they are named apart: `WireAcks` is the int16 a Produce request carries (the engine
+ * also spells -1 'all'); the client commits without a leader epoch and does not report the one it reads back
+ * (`WireCommittedOffset`, `WireOffsetCommitEntry`); a `DescribedGroup` is decoded for display, with its
+ * coordinator, where the coordinator's `GroupDescription` is the DescribeGroups answer it builds.
+ */
+import type { Acks, CommittedOffset, OffsetCommitEntry } from '../engine/types.js';
+import type { TopicPartition } from '../coordinator/types.js';
 import type { KafkaProtocolError } from './errors.js';
+
+export type { TopicPartition };
 
 export interface KafkaClientOptions {
   /** "host:port[,host:port...]" or a list of them; the first that answers is used to discover the cluster. */
@@ -112,11 +123,6 @@ export type ConfigChanges = Readonly<Record<string, string | null>>;
 export const LATEST_TIMESTAMP = -1n;
 export const EARLIEST_TIMESTAMP = -2n;
 
-export interface TopicPartition {
-  topic: string;
-  partition: number;
-}
-
 export interface ListOffsetsRequest extends TopicPartition {
   /** LATEST_TIMESTAMP (-1n), EARLIEST_TIMESTAMP (-2n), or ms since the epoch: first offset with timestamp >= it. */
   timestamp: bigint;
@@ -139,11 +145,11 @@ export interface LogDirPartition extends TopicPartition {
   isFuture: boolean;
 }
 
-export type Acks = 0 | 1 | -1;
+export type WireAcks = Exclude<Acks, 'all'>;
 
 export interface ProduceOptions {
   /** 0: no response; 1: leader write; -1 ("all"): all in-sync replicas. Default -1. */
-  acks?: Acks;
+  acks?: WireAcks;
   /** Broker-side wait for acks (default 30 000 ms). */
   timeoutMs?: number;
 }
@@ -194,7 +200,7 @@ export interface ListedGroup {
   coordinator: number;
 }
 
-export interface GroupMemberDescription {
+export interface DescribedGroupMember {
   memberId: string;
   groupInstanceId: string | null;
   clientId: string;
@@ -205,14 +211,14 @@ export interface GroupMemberDescription {
   subscribedTopics: string[];
 }
 
-export interface GroupDescription {
+export interface DescribedGroup {
   groupId: string;
   /** Kafka's group state: Empty, Stable, PreparingRebalance, CompletingRebalance, Dead. */
   state: string;
   protocolType: string;
   /** The chosen assignor (e.g. "range"). */
   protocol: string;
-  members: GroupMemberDescription[];
+  members: DescribedGroupMember[];
   coordinator: BrokerInfo;
 }
 
@@ -221,16 +227,9 @@ export interface TopicPartitions {
   partitions: number[];
 }
 
-export interface CommittedOffset extends TopicPartition {
-  /** -1n when the group has no committed offset for the partition. */
-  offset: bigint;
-  metadata: string | null;
-}
+export type WireCommittedOffset = Omit<CommittedOffset, 'leaderEpoch'>;
 
-export interface OffsetCommitEntry extends TopicPartition {
-  offset: bigint;
-  metadata?: string | null;
-}
+export type WireOffsetCommitEntry = Omit<OffsetCommitEntry, 'leaderEpoch'>;
 
 export interface OffsetCommitOptions {
   /** -1 (default) for a simple (non-member) commit. */

@@ -1,8 +1,8 @@
 /**
  * Errors raised by the Kafka wire-protocol codecs.
  *
- * Malformed input is a `ProtocolError`: a `SluiceError` with code `INVALID_ARGUMENT`, so generic error
- * handling maps it to Kafka's INVALID_REQUEST (42). The frontend should answer (or close the connection)
+ * Malformed input is a `ProtocolError`: a `SluiceError` with code `INVALID_ARGUMENT`, so `kafkaErrorCodeOf`
+ * maps it to Kafka's INVALID_REQUEST (42). The frontend should answer (or close the connection)
  * rather than crash; decoders never throw anything else on bad bytes.
  */
 import { SluiceError } from '../errors.js';
@@ -17,7 +17,7 @@ export class ProtocolError extends SluiceError {
   }
 }
 
-/** A request or response at a version (or of an API) that the codecs do not implement. Kafka code 35. */
+/** A request or response at a version (or of an API) that the codecs do not implement. Kafka code 35 (see `kafkaErrorCodeOf`). */
 export class UnsupportedVersionError extends ProtocolError {
   readonly apiKey: number;
   readonly apiVersion: number;
@@ -29,8 +29,5 @@ export class UnsupportedVersionError extends ProtocolError {
     this.apiKey = apiKey;
     this.apiVersion = apiVersion;
     this.correlationId = correlationId;
-  }
-  override get kafkaErrorCode(): number {
-    return 35; // UNSUPPORTED_VERSION
   }
 }

@@ -1,12 +1,20 @@
 /**
  * Bounds-checked reader of Kafka protocol primitives over one frame.
  *
- * Every read checks the remaining length first and throws `ProtocolError` on malformed input, so no
- * length field (even 2^31) can make it allocate or loop beyond the bytes actually present, and nothing
- * surfaces as a bare RangeError. Bytes values are `subarray`s of the frame (no copy): they stay valid
- * only as long as the caller keeps the frame's memory untouched.
+ * Every read checks the remaining length first and throws on malformed input (a `ProtocolError`, or what
+ * the reader's `MalformedError` makes), so no length field (even 2^31) can make it allocate or loop beyond
+ * the bytes actually present, and nothing surfaces as a bare RangeError. Bytes values are `subarray`s of the
+ * frame (no copy): they stay valid only as long as the caller keeps the frame's memory untouched.
  */
 import { ProtocolError } from './errors.js';
+
+/**
+ * Makes the error a reader throws for malformed bytes at `offset`. Bytes that are not a request are a
+ * ProtocolError; other users of Kafka layouts (e.g. `__consumer_offsets` records) name their own fault.
+ */
+export type MalformedError = (message: string, offset: number) => Error;
+
+const protocolError: MalformedError = (message, offset) => new ProtocolError(message, offset);
 
 /** The all-zero UUID, Kafka's default for uuid fields. UUIDs are 36-char lowercase strings. */
 export const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
@@ -21,14 +29,17 @@ export class Reader {
   private view: DataView | undefined;
   offset: number;
   readonly end: number;
+  /** Only called on the failure path, so every reader keeps one shape and the reads stay monomorphic. */
+  private readonly malformed: MalformedError;
 
-  constructor(buf: Buffer, offset = 0, end = buf.length) {
+  constructor(buf: Buffer, offset = 0, end = buf.length, malformed: MalformedError = protocolError) {
     if (!Number.isInteger(offset) || !Number.isInteger(end) || offset < 0 || end > buf.length || offset > end) {
-      throw new ProtocolError(`invalid reader window [${offset}, ${end}) over ${buf.length} bytes`);
+      throw malformed(`invalid reader window [${offset}, ${end}) over ${buf.length} bytes`, -1);
     }
     this.buf = buf;
     this.offset = offset;
     this.end = end;
+    this.malformed = malformed;
   }
 
   get remaining(): number {
@@ -36,17 +47,17 @@ export class Reader {
   }
 
   fail(message: string): never {
-    throw new ProtocolError(message, this.offset);
+    throw this.malformed(message, this.offset);
   }
 
   /** A null where the schema forbids it at this version. */
   nullError(field: string): never {
-    throw new ProtocolError(`null value for non-nullable field ${field}`, this.offset);
+    throw this.malformed(`null value for non-nullable field ${field}`, this.offset);
   }
 
   private need(n: number): void {
     if (n > this.end - this.offset) {
-      throw new ProtocolError(`frame too short: need ${n} bytes, ${this.end - this.offset} left`, this.offset);
+      throw this.malformed(`frame too short: need ${n} bytes, ${this.end - this.offset} left`, this.offset);
     }
   }
 

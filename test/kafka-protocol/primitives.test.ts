@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { Reader } from '../../src/kafka-protocol/reader.js';
 import { Writer } from '../../src/kafka-protocol/writer.js';
 import { ProtocolError, UnsupportedVersionError } from '../../src/kafka-protocol/errors.js';
+import { kafkaErrorCodeOf } from '../../src/kafka-protocol/sluice-errors.js';
 import { SluiceError } from '../../src/errors.js';
 import {
   API_KEYS,
@@ -140,8 +141,26 @@ test('malformed lengths are typed errors and never allocate', () => {
   })();
   assert.ok(err instanceof ProtocolError && err instanceof SluiceError);
   assert.equal(err.code, 'INVALID_ARGUMENT');
-  assert.equal(err.kafkaErrorCode, 42);
+  assert.equal(kafkaErrorCodeOf(err), 42);
   assert.throws(() => new Reader(Buffer.alloc(2), 0, 5), ProtocolError);
+});
+
+test('a reader given its own MalformedError throws that instead of ProtocolError, with the offset', () => {
+  class LayoutError extends Error {
+    constructor(
+      message: string,
+      readonly at: number,
+    ) {
+      super(message);
+    }
+  }
+  const malformed = (message: string, offset: number): Error => new LayoutError(message, offset);
+  const r = new Reader(hex('0001 ffff'), 0, 4, malformed);
+  assert.equal(r.int16(), 1);
+  assert.throws(() => r.string(), (e: unknown) => e instanceof LayoutError && e.at === 4 && !(e instanceof ProtocolError));
+  assert.throws(() => new Reader(hex('00'), 1).int8(), ProtocolError);
+  assert.throws(() => new Reader(hex('00'), 1, 1, malformed).int8(), (e: unknown) => e instanceof LayoutError && e.at === 1);
+  assert.throws(() => new Reader(hex('00'), 0, 5, malformed), (e: unknown) => e instanceof LayoutError && e.at === -1);
 });
 
 test('decoded bytes and records are views of the frame (zero-copy)', () => {
@@ -270,7 +289,7 @@ test('frame helpers: request and response frames, unsupported versions', () => {
   const future = hex('0012 0063 00000063 0001 63 00 00');
   assert.throws(
     () => decodeRequestFrame(future),
-    (e: unknown) => e instanceof UnsupportedVersionError && e.correlationId === 99 && e.apiVersion === 99 && e.kafkaErrorCode === 35,
+    (e: unknown) => e instanceof UnsupportedVersionError && e.correlationId === 99 && e.apiVersion === 99 && kafkaErrorCodeOf(e) === 35,
   );
   assert.throws(() => decodeRequestFrame(hex('0007 0001 00000001 ffff')), UnsupportedVersionError); // ControlledShutdown: not served
   throwsProtocol(() => decodeRequestFrame(hex('00')));

@@ -2,7 +2,7 @@
 import { UsageError } from '../command.js';
 import type { KafkaClient } from '../../kafka-client/client.js';
 import { KafkaProtocolError } from '../../kafka-client/errors.js';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type GroupDescription, type TopicPartition } from '../../kafka-client/types.js';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type DescribedGroup, type TopicPartition } from '../../kafka-client/types.js';
 import {
   BOOTSTRAP_OPTION,
   CLIENT_ID_OPTION,
@@ -29,7 +29,7 @@ function groupIds(positionals: string[], values: Record<string, unknown>): strin
 }
 
 /** A group that the coordinator does not know: Dead with no members, and nothing committed. */
-async function describeExisting(client: KafkaClient, groupId: string): Promise<{ desc: GroupDescription; committed: Awaited<ReturnType<KafkaClient['offsetFetch']>> }> {
+async function describeExisting(client: KafkaClient, groupId: string): Promise<{ desc: DescribedGroup; committed: Awaited<ReturnType<KafkaClient['offsetFetch']>> }> {
   const [desc] = await client.describeGroups([groupId]);
   const committed = (await client.offsetFetch(groupId)).filter((c) => c.offset >= 0n);
   if (!desc || (desc.state === 'Dead' && desc.members.length === 0 && committed.length === 0)) {

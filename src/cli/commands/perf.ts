@@ -11,7 +11,7 @@ import { encodeBatch } from '../../record/batch.js';
 import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET, BATCH_HEADER_SIZE } from '../../record/batch-header.js';
 import { decodeFetchedRecords } from '../../record/fetched.js';
 import type { KafkaClient } from '../../kafka-client/client.js';
-import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type Acks } from '../../kafka-client/types.js';
+import { EARLIEST_TIMESTAMP, LATEST_TIMESTAMP, type WireAcks } from '../../kafka-client/types.js';
 import { ACKS_OPTION, COMPRESSION_OPTION, acksFlag, compressionFlag } from './produce.js';
 import { BOOTSTRAP_OPTION, CLIENT_ID_OPTION, bool, defineGroup, int, onePositional, str, withClient, type Values } from './common.js';
 
@@ -125,7 +125,7 @@ async function perfProduce(client: KafkaClient, topic: string, values: Values, s
   const recordSize = int(values, 'record-size', { min: 0 }) ?? 100;
   const throughput = int(values, 'throughput', { min: -1 }) ?? -1;
   if (throughput === 0) throw new UsageError('--throughput must be positive or -1 (no limit)');
-  const acks: Acks = acksFlag(values, 1);
+  const acks: WireAcks = acksFlag(values, 1);
   const compression = compressionFlag(values);
   const batchBytes = int(values, 'batch-size', { min: 1 }) ?? 16384;
   const maxInFlight = int(values, 'max-in-flight', { min: 1 }) ?? 8;

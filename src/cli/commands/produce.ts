@@ -9,7 +9,7 @@ import { CompressionType } from '../../record/batch-header.js';
 import { compressionTypeFromName } from '../../record/compression.js';
 import type { RecordHeader, RecordInput } from '../../record/types.js';
 import type { KafkaClient } from '../../kafka-client/client.js';
-import type { Acks } from '../../kafka-client/types.js';
+import type { WireAcks } from '../../kafka-client/types.js';
 import { BOOTSTRAP_OPTION, CLIENT_ID_OPTION, bool, int, keyValues, onePositional, str, withClient, type Values } from './common.js';
 
 export const COMPRESSION_OPTION: OptionDef = {
@@ -36,7 +36,7 @@ export function compressionFlag(values: Values): CompressionType {
   return compressionTypeFromName(name);
 }
 
-export function acksFlag(values: Values, dflt: Acks): Acks {
+export function acksFlag(values: Values, dflt: WireAcks): WireAcks {
   const s = str(values, 'acks');
   if (s === undefined) return dflt;
   if (s === '0') return 0;
@@ -58,7 +58,7 @@ class LineProducer {
     private readonly client: KafkaClient,
     private readonly topic: string,
     private readonly numPartitions: number,
-    private readonly opts: { acks: Acks; compression: CompressionType; batchBytes: number; maxInFlight: number },
+    private readonly opts: { acks: WireAcks; compression: CompressionType; batchBytes: number; maxInFlight: number },
     private readonly partitioner = new DefaultPartitioner(),
   ) {}
 

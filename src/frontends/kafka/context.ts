@@ -118,10 +118,7 @@ export function countRecords(batches: Buffer): number {
 export const ErrorCode = KafkaErrors;
 
 /** The Kafka error code of anything a handler caught. */
-export function errorCodeOf(err: unknown): number {
-  if (isSluiceError(err)) return err.kafkaErrorCode;
-  return ErrorCode.UNKNOWN_SERVER_ERROR;
-}
+export { kafkaErrorCodeOf as errorCodeOf } from '../../kafka-protocol/sluice-errors.js';
 
 export function errorMessageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -1,7 +1,9 @@
 /**
  * Request dispatch: reads the request header, picks the handler, decodes the body with the generated
- * codecs, runs the handler and encodes the response frame (records by reference). Everything that can
- * go wrong ends in a DispatchResult: an answer, no answer, or closing the connection — never a throw.
+ * codecs, runs the handler and encodes the response frame (records by reference). A malformed or unsupported
+ * request, a failed handler or a response that cannot be encoded ends in a DispatchResult: an answer, no
+ * answer, or closing the connection. Anything else (a bug, e.g. an error answer that cannot be encoded, or a
+ * throwing observer) rejects, and the connection closes as on a server error.
  */
 import { Reader } from '../../kafka-protocol/reader.js';
 import { Writer } from '../../kafka-protocol/writer.js';
