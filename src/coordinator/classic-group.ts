@@ -6,7 +6,7 @@
  *     ▲                 ▲      │ (no members left)                              │ leader's SyncGroup
  *     └─────────────────┼──────┘                                                ▼
  *                       └──────── join of a new member / leave / expiry ─── Stable
- *   (any) ──delete / unload / close──▶ Dead
+ *   Empty ──delete──▶ Dead;  (any) ──partition unloaded / coordinator closed──▶ Dead
  *
  * Routing, the checks every request starts with and persistence belong to the coordinator, reached
  * through `GroupContext`.

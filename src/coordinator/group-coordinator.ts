@@ -8,7 +8,11 @@
 import type { Logger } from '../engine/types.js';
 import { isSluiceError } from '../errors.js';
 import { encodeGroupMetadataKey, encodeGroupMetadataValue, decodeGroupMetadataValue } from './group-records.js';
+import type { OffsetCommitEntry } from '../engine/types.js';
+import { OffsetsStore } from './offsets-store.js';
+import type { TopicPartition } from './types.js';
 import type {
+  DeleteGroupResult,
   GroupCoordinatorOptions,
   GroupDescription,
   GroupListing,
@@ -19,7 +23,9 @@ import type {
   LeaveGroupMemberResult,
   LeaveGroupRequest,
   LeaveGroupResult,
+  OffsetCommitRequest,
   OffsetCommitValidationRequest,
+  OffsetFetchResult,
   SyncGroupRequest,
   SyncGroupResult,
 } from './group-types.js';
@@ -62,6 +68,8 @@ export class GroupCoordinator {
   private readonly minSessionTimeoutMs: number;
   private readonly maxSessionTimeoutMs: number;
   private readonly persistence: GroupPersistence | undefined;
+  /** Set when the persistence is the offsets store: committed offsets and stored groups are asked of it. */
+  private readonly store: OffsetsStore | undefined;
   private readonly log: Logger | undefined;
   /** What every group sees of this coordinator. */
   private readonly groupContext: GroupContext;
@@ -76,6 +84,7 @@ export class GroupCoordinator {
       newMemberJoinTimeoutMs: options.newMemberJoinTimeoutMs ?? DEFAULT_NEW_MEMBER_JOIN_TIMEOUT_MS,
     };
     this.persistence = options.persistence;
+    this.store = options.persistence instanceof OffsetsStore ? options.persistence : undefined;
     const now = options.now ?? Date.now;
     this.log = options.logger;
     this.groupContext = {
@@ -173,6 +182,46 @@ export class GroupCoordinator {
     return this.validateGroupStatus(groupId, true) ?? E.NONE;
   }
 
+  /**
+   * OffsetCommit: the group check, then per offset the partition, the metadata size
+   * (offset.metadata.max.bytes of the store) and the offset, then one durable write of the valid ones.
+   * Answers an error code per entry of `req.offsets`, in order; a failed write fails every offset of its
+   * partitions.
+   */
+  async commitOffsets(req: OffsetCommitRequest): Promise<number[]> {
+    const store = this.requireStore();
+    const groupError = this.validateOffsetCommit(req);
+    const entries: OffsetCommitEntry[] = [];
+    const codes = req.offsets.map((o) => {
+      if (groupError !== E.NONE) return groupError;
+      if (!req.partitionExists(o.topic, o.partition)) return E.UNKNOWN_TOPIC_OR_PARTITION;
+      if (o.metadata != null && Buffer.byteLength(o.metadata, 'utf8') > store.maxMetadataBytes) return E.OFFSET_METADATA_TOO_LARGE;
+      if (o.offset < 0n) return E.INVALID_REQUEST;
+      entries.push(o);
+      return E.NONE;
+    });
+    if (entries.length === 0) return codes;
+    try {
+      await store.commit(req.groupId, entries);
+    } catch (err) {
+      const code = groupStoreErrorCode(err);
+      this.log?.warn({ err, groupId: req.groupId }, 'offset commit failed');
+      const written = new Set(entries.map((e) => tpKey(e.topic, e.partition)));
+      req.offsets.forEach((o, i) => {
+        if (written.has(tpKey(o.topic, o.partition))) codes[i] = code;
+      });
+    }
+    return codes;
+  }
+
+  /** OffsetFetch for one group: every committed offset of the group without `partitions`. */
+  fetchOffsets(groupId: string, partitions?: readonly TopicPartition[]): OffsetFetchResult {
+    const store = this.requireStore();
+    const errorCode = this.validateOffsetFetch(groupId);
+    if (errorCode !== E.NONE) return { errorCode, offsets: [] };
+    return { errorCode, offsets: store.fetch(groupId, partitions) };
+  }
+
   // ---------------------------------------------------------------- admin
 
   /**
@@ -180,6 +229,17 @@ export class GroupCoordinator {
    * GROUP_ID_NOT_FOUND from DescribeGroups v6 (pass the request version).
    */
   describeGroup(groupId: string, apiVersion = 0): GroupDescription {
+    this.adoptStoredGroups();
+    return this.describeOne(groupId, apiVersion);
+  }
+
+  /** DescribeGroups for several groups, in order. */
+  describeGroups(groupIds: readonly string[], apiVersion = 0): GroupDescription[] {
+    this.adoptStoredGroups();
+    return groupIds.map((groupId) => this.describeOne(groupId, apiVersion));
+  }
+
+  private describeOne(groupId: string, apiVersion: number): GroupDescription {
     const base = { groupId, errorMessage: null, protocolType: '', protocol: '', members: [] };
     const statusError = this.validateGroupStatus(groupId, true);
     if (statusError !== null) return { ...base, errorCode: statusError, state: '' };
@@ -198,6 +258,7 @@ export class GroupCoordinator {
    */
   listGroups(statesFilter: readonly string[] = [], typesFilter: readonly string[] = []): GroupListing[] {
     if (this.closed) return [];
+    this.adoptStoredGroups();
     if (typesFilter.length > 0 && !typesFilter.some((t) => t.toLowerCase() === 'classic')) return [];
     const states = new Set(statesFilter.map((s) => s.toLowerCase()));
     const out: GroupListing[] = [];
@@ -208,11 +269,25 @@ export class GroupCoordinator {
     return out;
   }
 
+  /** DeleteGroups, one group after the other. */
+  async deleteGroups(groupIds: readonly string[]): Promise<DeleteGroupResult[]> {
+    this.adoptStoredGroups();
+    const results: DeleteGroupResult[] = [];
+    for (const groupId of groupIds) results.push({ groupId, errorCode: await this.deleteOne(groupId) });
+    return results;
+  }
+
   /**
-   * DeleteGroups for one group: only an Empty group can go. Writes the group-metadata tombstone; the
-   * frontend deletes the group's offsets through the offsets store.
+   * DeleteGroups for one group: only an Empty group can go. With the offsets store, its committed offsets
+   * and its group-metadata record are deleted in one write (a failed write is the group's error); with
+   * another persistence, only the group-metadata tombstone is written.
    */
   async deleteGroup(groupId: string): Promise<number> {
+    this.adoptStoredGroups();
+    return this.deleteOne(groupId);
+  }
+
+  private async deleteOne(groupId: string): Promise<number> {
     const statusError = this.validateGroupStatus(groupId, true);
     if (statusError !== null) return statusError;
     const group = this.groups.get(groupId);
@@ -220,7 +295,13 @@ export class GroupCoordinator {
     if (group.state !== 'Empty') return E.NON_EMPTY_GROUP;
     group.markDead();
     this.groups.delete(groupId);
-    if (this.persistence) {
+    if (this.store) {
+      try {
+        await this.store.deleteGroup(groupId);
+      } catch (err) {
+        return groupStoreErrorCode(err);
+      }
+    } else if (this.persistence) {
       try {
         await this.persistence.storeGroup(groupId, encodeGroupMetadataKey(groupId), null);
       } catch (err) {
@@ -234,7 +315,7 @@ export class GroupCoordinator {
 
   /**
    * Makes a group known without members, so groups that only have committed offsets are listed and
-   * described as Empty. Idempotent; the frontend calls it for the group ids the offsets store holds.
+   * described as Empty. Idempotent; the coordinator does it itself for the groups of its offsets store.
    */
   ensureGroup(groupId: string): void {
     if (this.closed || this.groups.has(groupId)) return;
@@ -277,6 +358,21 @@ export class GroupCoordinator {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * Groups with records in the offsets store but no state here become Empty groups. Only when an admin
+   * API starts, as the broker always did: adopting them earlier would change what JoinGroup and
+   * OffsetCommit answer for a group known only from its offsets.
+   */
+  private adoptStoredGroups(): void {
+    if (!this.store || this.closed) return;
+    for (const groupId of this.store.listGroups()) if (!this.groups.has(groupId)) this.createGroup(groupId);
+  }
+
+  private requireStore(): OffsetsStore {
+    if (!this.store) throw new Error('the group coordinator was not given the offsets store');
+    return this.store;
+  }
 
   /** Writes the group's metadata record, then calls `done` with a Kafka error code (NONE on success). */
   private storeGroup(group: ClassicGroup, assignment: ReadonlyMap<string, Buffer>, done: (errorCode: number) => void): void {
@@ -326,3 +422,5 @@ export class GroupCoordinator {
     return !this.closed && group.state !== 'Dead' && this.groups.get(group.groupId) === group;
   }
 }
+
+const tpKey = (topic: string, partition: number): string => `${partition}:${topic}`;

@@ -162,7 +162,8 @@ export class OffsetsStore {
     private readonly engine: OffsetsEngine,
     /** Partition count of `__consumer_offsets` (the existing topic's, if it already existed). */
     readonly partitions: number,
-    private readonly maxMetadataBytes: number,
+    /** offset.metadata.max.bytes: the largest metadata string accepted, in UTF-8 bytes. */
+    readonly maxMetadataBytes: number,
     private readonly now: () => number,
     private readonly timeoutMs: number | undefined,
   ) {
