@@ -2,6 +2,9 @@
  * The group coordinator: routes group ids to their classic groups (`classic-group.ts`, whose members are
  * in `member.ts`), runs the checks every group request starts with, writes group metadata through the
  * narrow `GroupPersistence` hook in Kafka's record layout, and restores groups from their stored records.
+ * Given the offsets store, it also serves committed offsets and loads and unloads the groups of one
+ * `__consumer_offsets` partition at a time (Kafka's GroupMetadataManager), so that in a cluster it can
+ * follow the partitions' leadership; on a single node every partition is loaded when the store opens.
  * Every answer is a Kafka error code; the wire frontend decodes requests, calls these methods and encodes
  * the results. Timers are real (setTimeout, unref'd).
  */
@@ -70,6 +73,11 @@ export class GroupCoordinator {
   private readonly persistence: GroupPersistence | undefined;
   /** Set when the persistence is the offsets store: committed offsets and stored groups are asked of it. */
   private readonly store: OffsetsStore | undefined;
+  /**
+   * `__consumer_offsets` partitions this coordinator serves (only with the store); a load in progress is
+   * `loading` until its groups are in. Absent: not the coordinator of that partition's groups.
+   */
+  private readonly servedPartitions = new Map<number, { loading: boolean }>();
   private readonly log: Logger | undefined;
   /** What every group sees of this coordinator. */
   private readonly groupContext: GroupContext;
@@ -94,6 +102,13 @@ export class GroupCoordinator {
       store: (group, assignment, done) => this.storeGroup(group, assignment, done),
       isLive: (group) => this.isLive(group),
     };
+    if (this.store) {
+      for (let p = 0; p < this.store.partitions; p++) {
+        if (!this.store.isLoaded(p)) continue;
+        this.servedPartitions.set(p, { loading: false });
+        this.restoreGroups(p);
+      }
+    }
   }
 
   get isClosed(): boolean {
@@ -346,6 +361,46 @@ export class GroupCoordinator {
   }
 
   /**
+   * Loads one `__consumer_offsets` partition: its records are replayed into the offsets store, then its
+   * groups are restored (see `loadGroup`). Meanwhile requests for its groups answer
+   * COORDINATOR_LOAD_IN_PROGRESS. A partition already loaded or loading is left as it is.
+   */
+  async loadPartition(partition: number): Promise<void> {
+    const store = this.requireStore();
+    if (this.closed || this.servedPartitions.has(partition)) return;
+    const state = { loading: true };
+    this.servedPartitions.set(partition, state);
+    try {
+      await store.loadPartition(partition);
+    } catch (err) {
+      if (this.servedPartitions.get(partition) === state) this.servedPartitions.delete(partition);
+      throw err;
+    }
+    // Unloaded (or closed) while the records were read: stay unloaded.
+    if (this.closed || this.servedPartitions.get(partition) !== state) return;
+    this.restoreGroups(partition);
+    state.loading = false;
+    this.log?.info({ partition }, 'loaded group metadata and offsets');
+  }
+
+  /**
+   * Stops serving one `__consumer_offsets` partition: its groups are dropped (parked JoinGroup/SyncGroup
+   * calls get NOT_COORDINATOR, so clients look the coordinator up again), its offsets leave memory, and
+   * requests for its groups answer NOT_COORDINATOR. Groups of other partitions are untouched.
+   */
+  unloadPartition(partition: number): void {
+    const store = this.requireStore();
+    store.unloadPartition(partition);
+    this.servedPartitions.delete(partition);
+    for (const [groupId, group] of this.groups) {
+      if (store.partitionFor(groupId) !== partition) continue;
+      group.shutdown(E.NOT_COORDINATOR);
+      this.groups.delete(groupId);
+    }
+    this.log?.info({ partition }, 'unloaded group metadata and offsets');
+  }
+
+  /**
    * Stops the coordinator: clears every timer, answers waiting JoinGroup/SyncGroup calls with
    * NOT_COORDINATOR (clients look the coordinator up again), and answers later calls with
    * COORDINATOR_NOT_AVAILABLE.
@@ -366,7 +421,20 @@ export class GroupCoordinator {
    */
   private adoptStoredGroups(): void {
     if (!this.store || this.closed) return;
-    for (const groupId of this.store.listGroups()) if (!this.groups.has(groupId)) this.createGroup(groupId);
+    for (const groupId of this.store.listGroups()) {
+      if (!this.groups.has(groupId) && this.servedPartitions.get(this.store.partitionFor(groupId))?.loading === false) this.createGroup(groupId);
+    }
+  }
+
+  /** Restores the groups of a loaded partition from their stored records. */
+  private restoreGroups(partition: number): void {
+    for (const [groupId, value] of this.store!.storedGroups(partition)) {
+      try {
+        this.loadGroup(groupId, value);
+      } catch (err) {
+        this.log?.warn({ err, groupId }, 'skipping unreadable group metadata record');
+      }
+    }
   }
 
   private requireStore(): OffsetsStore {
@@ -409,6 +477,11 @@ export class GroupCoordinator {
   private validateGroupStatus(groupId: string, allowEmptyGroupId: boolean): number | null {
     if (!allowEmptyGroupId && groupId === '') return E.INVALID_GROUP_ID;
     if (this.closed) return E.COORDINATOR_NOT_AVAILABLE;
+    if (this.store) {
+      const state = this.servedPartitions.get(this.store.partitionFor(groupId));
+      if (state === undefined) return E.NOT_COORDINATOR;
+      if (state.loading) return E.COORDINATOR_LOAD_IN_PROGRESS;
+    }
     return null;
   }
 
