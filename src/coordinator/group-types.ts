@@ -4,7 +4,7 @@
  * wire details (versions, throttle times, tagged fields), which the Kafka frontend handles.
  * Every `errorCode` is a Kafka error code (see `KafkaErrors`).
  */
-import type { Logger, Millis } from '../engine/types.js';
+import type { CommittedOffset, Logger, Millis, OffsetCommitEntry } from '../engine/types.js';
 
 /** Group states, spelled as Kafka reports them in DescribeGroups/ListGroups. */
 export type GroupStateName = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
@@ -133,6 +133,23 @@ export interface OffsetCommitValidationRequest {
   groupInstanceId?: string | null;
 }
 
+export interface OffsetCommitRequest extends OffsetCommitValidationRequest {
+  offsets: OffsetCommitEntry[];
+  /** The frontend's view of the topics: offsets of partitions it does not know answer UNKNOWN_TOPIC_OR_PARTITION. */
+  partitionExists(topic: string, partition: number): boolean;
+}
+
+export interface OffsetFetchResult {
+  errorCode: number;
+  /** Empty when `errorCode` is not NONE; else as the offsets store answers (offset -1n where none is committed). */
+  offsets: CommittedOffset[];
+}
+
+export interface DeleteGroupResult {
+  groupId: string;
+  errorCode: number;
+}
+
 export interface GroupMemberDescription {
   memberId: string;
   groupInstanceId: string | null;
@@ -167,6 +184,8 @@ export interface GroupListing {
  * Where group metadata records go: the `__consumer_offsets` partition of the group, through the offsets
  * store. `value` null is a tombstone. A rejected promise is a failed write; a SluiceError's Kafka code is
  * mapped the way Kafka maps log-append errors for group metadata.
+ * When it is the `OffsetsStore` itself (as in the broker), the coordinator also serves committed offsets,
+ * knows the groups that only have stored records, and loads and unloads per `__consumer_offsets` partition.
  */
 export interface GroupPersistence {
   storeGroup(groupId: string, key: Buffer, value: Buffer | null): Promise<void>;

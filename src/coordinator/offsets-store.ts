@@ -12,7 +12,9 @@
  *
  * A group's records all go to partition `abs(javaHashCode(groupId)) % partitions` (Kafka's
  * GroupMetadataManager.partitionFor with Utils.abs), so one commit is one batch in one partition: atomic.
- * On open the whole topic is replayed into memory (last value per key wins); `fetch` answers from memory.
+ * A partition is loaded by replaying it into memory (last value per key wins) and unloaded by dropping its
+ * groups from memory, so a coordinator can follow the partition's leadership; a single node loads them all
+ * on open. `fetch` answers from memory.
  */
 import { SluiceError } from '../errors.js';
 import { decodeBatches, encodeBatch } from '../record/batch.js';
@@ -51,6 +53,8 @@ export interface OffsetsStoreOptions {
   now?: () => number;
   /** Append timeout (ms). */
   timeoutMs?: number;
+  /** Replay every partition on open (a single node). Default true; false leaves each for `loadPartition`. */
+  loadPartitions?: boolean;
 }
 
 /** One committed offset as the store keeps it. */
@@ -161,20 +165,25 @@ export class OffsetsStore {
   private readonly groupMetadata = new Map<string, { key: Buffer; value: Buffer }>();
   /** Writes to one offsets partition are chained so memory is updated in log order. */
   private readonly chains: Promise<unknown>[];
+  private readonly loaded = new Set<number>();
+  /** Bumped by every load and unload of a partition: a write or replay begun under another epoch leaves memory alone. */
+  private readonly epochs: number[];
   private closed = false;
 
   private constructor(
     private readonly engine: OffsetsEngine,
     /** Partition count of `__consumer_offsets` (the existing topic's, if it already existed). */
     readonly partitions: number,
-    private readonly maxMetadataBytes: number,
+    /** offset.metadata.max.bytes: the largest metadata string accepted, in UTF-8 bytes. */
+    readonly maxMetadataBytes: number,
     private readonly now: () => number,
     private readonly timeoutMs: number | undefined,
   ) {
     this.chains = Array.from({ length: partitions }, () => Promise.resolve());
+    this.epochs = Array.from({ length: partitions }, () => 0);
   }
 
-  /** Opens the store: creates `__consumer_offsets` on first use, then replays it into memory. */
+  /** Opens the store: creates `__consumer_offsets` on first use, then (unless told not to) replays it into memory. */
   static async open(engine: OffsetsEngine, opts: OffsetsStoreOptions = {}): Promise<OffsetsStore> {
     const wanted = opts.partitions ?? DEFAULT_OFFSETS_TOPIC_PARTITIONS;
     if (!Number.isInteger(wanted) || wanted < 1) throw new SluiceError('INVALID_ARGUMENT', `offsets topic partitions must be ≥ 1, got ${wanted}`);
@@ -201,28 +210,68 @@ export class OffsetsStore {
       opts.now ?? Date.now,
       opts.timeoutMs,
     );
-    await store.replay(desc);
+    if (opts.loadPartitions ?? true) {
+      for (const p of desc.partitions) store.replay(p);
+    }
     return store;
   }
 
-  private async replay(desc: TopicDescription): Promise<void> {
-    for (const p of desc.partitions) {
-      let offset = p.logStartOffset;
-      const end = p.highWatermark;
-      while (offset < end) {
-        const res = this.engine.read(OFFSETS_TOPIC, p.partition, offset, { maxBytes: REPLAY_READ_BYTES });
-        if (res.records.length === 0) break;
-        for (const batch of decodeBatches(res.records, { allowPartialTail: true })) {
-          if (batch.control) continue;
-          for (const rec of batch.records) {
-            if (rec.offset < offset || rec.key === null) continue;
-            this.apply(rec.key, rec.value);
-          }
+  /**
+   * Replays one partition into memory (after the writes already under way to it), replacing what memory
+   * held of it. Calls for the same partition run in order; an unload while it runs wins.
+   */
+  loadPartition(partition: number): Promise<void> {
+    this.checkOpen();
+    this.checkPartition(partition);
+    const epoch = ++this.epochs[partition]!;
+    const run = async (): Promise<void> => {
+      const desc = await describe(this.engine);
+      const p = desc?.partitions.find((x) => x.partition === partition);
+      if (!p) throw new SluiceError('UNKNOWN_TOPIC_OR_PARTITION', `${OFFSETS_TOPIC}-${partition} does not exist`);
+      if (this.epochs[partition] !== epoch || this.closed) return;
+      this.dropPartition(partition);
+      this.replay(p);
+    };
+    const p = this.chains[partition]!.then(run, run);
+    this.chains[partition] = p.catch(() => undefined);
+    return p;
+  }
+
+  /** Drops one partition's groups and offsets from memory; writes still under way to it stay out of memory. */
+  unloadPartition(partition: number): void {
+    this.checkPartition(partition);
+    this.epochs[partition]!++;
+    this.dropPartition(partition);
+  }
+
+  isLoaded(partition: number): boolean {
+    return this.loaded.has(partition);
+  }
+
+  private dropPartition(partition: number): void {
+    this.loaded.delete(partition);
+    for (const groupId of this.groups.keys()) if (this.partitionFor(groupId) === partition) this.groups.delete(groupId);
+    for (const groupId of this.groupMetadata.keys()) if (this.partitionFor(groupId) === partition) this.groupMetadata.delete(groupId);
+  }
+
+  /** Reads are synchronous, so nothing else touches memory while a partition replays. */
+  private replay(p: TopicDescription['partitions'][number]): void {
+    let offset = p.logStartOffset;
+    const end = p.highWatermark;
+    while (offset < end) {
+      const res = this.engine.read(OFFSETS_TOPIC, p.partition, offset, { maxBytes: REPLAY_READ_BYTES });
+      if (res.records.length === 0) break;
+      for (const batch of decodeBatches(res.records, { allowPartialTail: true })) {
+        if (batch.control) continue;
+        for (const rec of batch.records) {
+          if (rec.offset < offset || rec.key === null) continue;
+          this.apply(rec.key, rec.value);
         }
-        if (res.nextOffset <= offset) break;
-        offset = res.nextOffset;
       }
+      if (res.nextOffset <= offset) break;
+      offset = res.nextOffset;
     }
+    this.loaded.add(p.partition);
   }
 
   /** Applies one record of the topic to memory. */
@@ -340,10 +389,10 @@ export class OffsetsStore {
     await this.write(groupId, [{ key, value }]);
   }
 
-  /** Group metadata records found in the topic (latest per group), for the group coordinator to load. */
-  storedGroups(): Map<string, Buffer> {
+  /** Group metadata records of the loaded partitions (latest per group), or of one of them, for the group coordinator to load. */
+  storedGroups(partition?: number): Map<string, Buffer> {
     const out = new Map<string, Buffer>();
-    for (const [g, r] of this.groupMetadata) out.set(g, r.value);
+    for (const [g, r] of this.groupMetadata) if (partition === undefined || this.partitionFor(g) === partition) out.set(g, r.value);
     return out;
   }
 
@@ -370,13 +419,21 @@ export class OffsetsStore {
     const partition = this.partitionFor(groupId);
     const batch = encodeBatch(records, { now: this.now() });
     const run = async (): Promise<void> => {
+      const epoch = this.epochs[partition];
       await this.engine.append(OFFSETS_TOPIC, partition, batch, this.timeoutMs === undefined ? { acks: 'all' } : { acks: 'all', timeoutMs: this.timeoutMs });
-      // Visible only once durable, in the same order as in the log.
+      // Visible only once durable, in the same order as in the log; an unloaded partition's stays on disk only.
+      if (this.epochs[partition] !== epoch || !this.loaded.has(partition)) return;
       for (const r of records) this.apply(r.key as Buffer, r.value as Buffer | null);
     };
     const p = this.chains[partition]!.then(run, run);
     this.chains[partition] = p.catch(() => undefined);
     return p;
+  }
+
+  private checkPartition(partition: number): void {
+    if (!Number.isInteger(partition) || partition < 0 || partition >= this.partitions) {
+      throw new SluiceError('INVALID_ARGUMENT', `${OFFSETS_TOPIC} has no partition ${partition}`);
+    }
   }
 
   private checkOpen(): void {

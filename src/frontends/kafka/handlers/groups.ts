@@ -6,7 +6,6 @@
  */
 import type {
   DeleteGroupsRequest,
-  DeleteGroupsResponseDeletableGroupResultInput,
   DeleteGroupsResponseInput,
   DescribeGroupsRequest,
   DescribeGroupsResponseInput,
@@ -23,7 +22,6 @@ import type {
   SyncGroupRequest,
   SyncGroupResponseInput,
 } from '../../../kafka-protocol/generated/index.js';
-import { groupStoreErrorCode } from '../../../coordinator/group-coordinator.js';
 import { ErrorCode, type BrokerContext, type RequestContext } from '../context.js';
 
 export async function handleFindCoordinator(
@@ -129,43 +127,33 @@ export async function handleLeaveGroup(ctx: BrokerContext, req: LeaveGroupReques
   };
 }
 
-/** Groups that only have committed offsets (or survived a restart) are known to the coordinator as Empty. */
-function syncStoredGroups(ctx: BrokerContext): void {
-  for (const g of ctx.offsets.listGroups()) ctx.groups.ensureGroup(g);
-}
-
 export async function handleDescribeGroups(
   ctx: BrokerContext,
   req: DescribeGroupsRequest,
   rc: RequestContext,
 ): Promise<DescribeGroupsResponseInput> {
-  syncStoredGroups(ctx);
   return {
     throttleTimeMs: 0,
-    groups: req.groups.map((groupId) => {
-      const d = ctx.groups.describeGroup(groupId, rc.apiVersion);
-      return {
-        errorCode: d.errorCode,
-        groupId: d.groupId,
-        groupState: d.state,
-        protocolType: d.protocolType,
-        protocolData: d.protocol,
-        members: d.members.map((m) => ({
-          memberId: m.memberId,
-          groupInstanceId: m.groupInstanceId,
-          clientId: m.clientId,
-          clientHost: m.clientHost,
-          memberMetadata: m.metadata,
-          memberAssignment: m.assignment,
-        })),
-        authorizedOperations: -2147483648,
-      };
-    }),
+    groups: ctx.groups.describeGroups(req.groups, rc.apiVersion).map((d) => ({
+      errorCode: d.errorCode,
+      groupId: d.groupId,
+      groupState: d.state,
+      protocolType: d.protocolType,
+      protocolData: d.protocol,
+      members: d.members.map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        memberMetadata: m.metadata,
+        memberAssignment: m.assignment,
+      })),
+      authorizedOperations: -2147483648,
+    })),
   };
 }
 
 export async function handleListGroups(ctx: BrokerContext, req: ListGroupsRequest, rc: RequestContext): Promise<ListGroupsResponseInput> {
-  syncStoredGroups(ctx);
   const v = rc.apiVersion;
   const listed = ctx.groups.listGroups(v >= 4 ? req.statesFilter : [], v >= 5 ? req.typesFilter : []);
   return {
@@ -180,18 +168,5 @@ export async function handleDeleteGroups(
   req: DeleteGroupsRequest,
   _rc: RequestContext,
 ): Promise<DeleteGroupsResponseInput> {
-  syncStoredGroups(ctx);
-  const results: DeleteGroupsResponseDeletableGroupResultInput[] = [];
-  for (const groupId of req.groupsNames) {
-    let errorCode = await ctx.groups.deleteGroup(groupId);
-    if (errorCode === 0) {
-      try {
-        await ctx.offsets.deleteGroup(groupId);
-      } catch (err) {
-        errorCode = groupStoreErrorCode(err);
-      }
-    }
-    results.push({ groupId, errorCode });
-  }
-  return { throttleTimeMs: 0, results };
+  return { throttleTimeMs: 0, results: await ctx.groups.deleteGroups(req.groupsNames) };
 }

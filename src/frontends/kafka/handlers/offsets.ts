@@ -1,7 +1,7 @@
 /**
- * Committed offsets: OffsetCommit (validated by the group coordinator, stored durably in
- * `__consumer_offsets` through the offsets store) and OffsetFetch (v8+ batches several groups; an
- * unknown group or partition answers offset -1, as Kafka does).
+ * Committed offsets: OffsetCommit (validated by the group coordinator and stored durably in
+ * `__consumer_offsets`) and OffsetFetch (v8+ batches several groups; an unknown group or partition answers
+ * offset -1, as Kafka does). Both are the coordinator's; these handlers translate wire versions.
  */
 import type {
   OffsetCommitRequest,
@@ -13,57 +13,33 @@ import type {
 } from '../../../kafka-protocol/generated/index.js';
 import type { OffsetCommitEntry } from '../../../engine/types.js';
 import type { TopicPartition } from '../../../coordinator/types.js';
-import { DEFAULT_MAX_METADATA_BYTES } from '../../../coordinator/offsets-store.js';
-import { groupStoreErrorCode } from '../../../coordinator/group-coordinator.js';
 import { ErrorCode, type BrokerContext, type RequestContext } from '../context.js';
-
-const OFFSET_METADATA_TOO_LARGE = 12;
 
 export async function handleOffsetCommit(ctx: BrokerContext, req: OffsetCommitRequest, rc: RequestContext): Promise<OffsetCommitResponseInput> {
   const v = rc.apiVersion;
   const generationId = v >= 1 ? req.generationIdOrMemberEpoch : -1;
   const memberId = v >= 1 ? req.memberId : '';
-  const groupError = ctx.groups.validateOffsetCommit({
+  const offsets: OffsetCommitEntry[] = req.topics.flatMap((t) =>
+    t.partitions.map((p) => ({
+      topic: t.name,
+      partition: p.partitionIndex,
+      offset: p.committedOffset,
+      metadata: p.committedMetadata,
+      leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
+    })),
+  );
+  const results = await ctx.groups.commitOffsets({
     groupId: req.groupId,
     generationId,
     memberId,
     groupInstanceId: v >= 7 ? req.groupInstanceId : null,
+    offsets,
+    partitionExists: (topic, partition) => ctx.engine.hasTopic(topic) && partition >= 0 && partition < ctx.engine.partitionCount(topic),
   });
+  // A partition named twice answers as its last entry did.
   const codes = new Map<string, number>();
   const key = (topic: string, partition: number): string => `${partition}:${topic}`;
-  const entries: OffsetCommitEntry[] = [];
-  for (const t of req.topics) {
-    for (const p of t.partitions) {
-      let code = groupError;
-      if (code === ErrorCode.NONE) {
-        if (!ctx.engine.hasTopic(t.name) || p.partitionIndex < 0 || p.partitionIndex >= ctx.engine.partitionCount(t.name)) {
-          code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-        } else if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata, 'utf8') > DEFAULT_MAX_METADATA_BYTES) {
-          code = OFFSET_METADATA_TOO_LARGE;
-        } else if (p.committedOffset < 0n) {
-          code = ErrorCode.INVALID_REQUEST;
-        } else {
-          entries.push({
-            topic: t.name,
-            partition: p.partitionIndex,
-            offset: p.committedOffset,
-            metadata: p.committedMetadata,
-            leaderEpoch: v >= 6 ? p.committedLeaderEpoch : -1,
-          });
-        }
-      }
-      codes.set(key(t.name, p.partitionIndex), code);
-    }
-  }
-  if (entries.length > 0) {
-    try {
-      await ctx.offsets.commit(req.groupId, entries);
-    } catch (err) {
-      const code = groupStoreErrorCode(err);
-      ctx.logger.warn({ err, groupId: req.groupId }, 'offset commit failed');
-      for (const e of entries) codes.set(key(e.topic, e.partition), code);
-    }
-  }
+  offsets.forEach((o, i) => codes.set(key(o.topic, o.partition), results[i]!));
   return {
     throttleTimeMs: 0,
     topics: req.topics.map((t) => ({
@@ -85,9 +61,9 @@ function fetchGroup(
   groupId: string,
   topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
 ): { errorCode: number; topics: FetchedTopic[] } {
-  const errorCode = ctx.groups.validateOffsetFetch(groupId);
   const wanted: TopicPartition[] | undefined =
     topics === null ? undefined : topics.flatMap((t) => t.partitionIndexes.map((partition) => ({ topic: t.name, partition })));
+  const { errorCode, offsets: found } = ctx.groups.fetchOffsets(groupId, wanted);
   if (errorCode !== ErrorCode.NONE) {
     const out: FetchedTopic[] = (topics ?? []).map((t) => ({
       name: t.name,
@@ -95,7 +71,6 @@ function fetchGroup(
     }));
     return { errorCode, topics: out };
   }
-  const found = ctx.offsets.fetch(groupId, wanted);
   const byTopic = new Map<string, FetchedTopic>();
   const out: FetchedTopic[] = [];
   for (const o of found) {
