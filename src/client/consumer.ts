@@ -1,6 +1,7 @@
 /**
- * The embedded consumer: reads assigned partitions straight from the engine (zero-copy reads, decoded here),
- * long-polls with `waitForAny`, and keeps committed offsets through an offsets backend (the OffsetsStore).
+ * The embedded consumer: reads assigned partitions straight from the engine (zero-copy reads, decoded here)
+ * within the read budget the Fetch handler also uses (`walkReadBudget`), long-polls with `waitForAny`, and keeps
+ * committed offsets through an offsets backend (the OffsetsStore).
  *
  * Positions follow Kafka's consumer: the position of a partition is the offset of the next record to return.
  * A read that starts mid-batch skips the records below the position; control batches are skipped; an offset
@@ -12,6 +13,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { SluiceError } from '../errors.js';
 import { decodeFetchedRecords } from '../record/fetched.js';
+import { walkReadBudget } from '../engine/read-budget.js';
 import type { RecordHeader } from '../record/types.js';
 import type {
   CommittedOffset,
@@ -358,26 +360,34 @@ export class Consumer implements AsyncIterable<ConsumerRecord> {
     this.setPosition(a, this.autoOffsetReset === 'earliest' ? o.logStartOffset : o.highWatermark);
   }
 
+  /** Hands out buffered records and reads partitions with none, round robin, within the read budget. */
   private fetchAvailable(maxRecords: number): ConsumerRecord[] {
     const out: ConsumerRecord[] = [];
     const n = this.order.length;
-    let bytesLeft = this.maxBytes;
-    for (let k = 0; k < n && out.length < maxRecords; k++) {
-      const a = this.order[(this.rr + k) % n]!;
-      if (a.position === null) continue;
-      if (a.bufIdx >= a.buf.length) {
-        if (bytesLeft <= 0) continue;
-        bytesLeft -= this.readInto(a, Math.min(this.maxPartitionBytes, bytesLeft));
-      }
-      while (a.bufIdx < a.buf.length && out.length < maxRecords) out.push(a.buf[a.bufIdx++]!);
-      if (a.bufIdx < a.buf.length) {
-        a.position = a.buf[a.bufIdx]!.offset;
-      } else {
-        if (a.buf.length > 0 || a.bufNext > a.position) a.position = a.bufNext;
-        a.buf = [];
-        a.bufIdx = 0;
-      }
-    }
+    walkReadBudget(
+      n,
+      this.maxBytes,
+      () => this.maxPartitionBytes,
+      (k, limit) => {
+        const a = this.order[(this.rr + k) % n]!;
+        if (a.position === null) return 0;
+        let bytes = 0;
+        if (a.bufIdx >= a.buf.length) {
+          if (limit === 0) return 0;
+          bytes = this.readInto(a, limit);
+        }
+        while (a.bufIdx < a.buf.length && out.length < maxRecords) out.push(a.buf[a.bufIdx++]!);
+        if (a.bufIdx < a.buf.length) {
+          a.position = a.buf[a.bufIdx]!.offset;
+        } else {
+          if (a.buf.length > 0 || a.bufNext > a.position) a.position = a.bufNext;
+          a.buf = [];
+          a.bufIdx = 0;
+        }
+        return bytes;
+      },
+      () => out.length < maxRecords,
+    );
     this.rr = n === 0 ? 0 : (this.rr + 1) % n;
     return out;
   }

@@ -2,6 +2,7 @@
 export { Producer } from './producer.js';
 export type {
   CompressionName,
+  ProduceTarget,
   ProducerEngine,
   ProducerMessage,
   ProducerOptions,

@@ -1,6 +1,7 @@
 /**
- * The embedded producer: accumulates records per (topic, partition) into RecordBatches and appends them to the
- * engine, the way Kafka's RecordAccumulator + Sender do, minus the network.
+ * The library producer: accumulates records per (topic, partition) into RecordBatches and appends them to a
+ * `ProduceTarget`, the way Kafka's RecordAccumulator + Sender do: the embedded engine (no network), or a broker
+ * over the wire (`KafkaProduceTarget`, which `sluice produce` uses).
  *
  * Hot path: `send` does no per-record promise or wrapper object. The caller's message objects go into the
  * open batch's array as they are and are handed straight to `encodeBatch`; per record we keep only its index
@@ -29,13 +30,22 @@ import type { RecordInput } from '../record/types.js';
 import type { Acks, AppendOptions, AppendResult, ProducerIdAndEpoch, TopicDescription } from '../engine/types.js';
 import { DefaultPartitioner, type Partitioner } from './partitioner.js';
 
-/** The engine calls a producer needs (the `Sluice` class satisfies it). */
-export interface ProducerEngine {
+/**
+ * Where a producer's batches go: the embedded engine (the `Sluice` class is one) or a broker over the Kafka
+ * wire (`KafkaProduceTarget`). Failures must be SluiceErrors for the retry and sequence rules to apply: a
+ * target on another protocol maps its error codes at its own edge.
+ */
+export interface ProduceTarget {
+  /** Called on every send: answers from memory. Throws UNKNOWN_TOPIC_OR_PARTITION for a topic it does not know. */
   partitionCount(topic: string): number;
-  describeTopic(name: string): Promise<TopicDescription>;
+  /** The topic's configs (the producer reads max.message.bytes); called again after metadataMaxAgeMs. */
+  describeTopic(name: string): Promise<Pick<TopicDescription, 'configs'>>;
   append(topic: string, partition: number, batches: Buffer, opts?: AppendOptions): Promise<AppendResult>;
-  initProducerId(transactionalId?: string | null): Promise<ProducerIdAndEpoch>;
+  initProducerId(): Promise<ProducerIdAndEpoch>;
 }
+
+/** The embedded engine as a produce target (the name the producer's constructor had first). */
+export type ProducerEngine = ProduceTarget;
 
 export type CompressionName = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
@@ -269,7 +279,7 @@ function isRetriable(e: unknown): boolean {
 }
 
 export class Producer {
-  private readonly engine: ProducerEngine;
+  private readonly target: ProduceTarget;
   private readonly acks: Acks;
   private readonly compression: CompressionType;
   private readonly compressionLevel: number | undefined;
@@ -297,8 +307,8 @@ export class Producer {
   private gate: Promise<void> | null = null;
   private closed = false;
 
-  constructor(engine: ProducerEngine, opts: ProducerOptions = {}) {
-    this.engine = engine;
+  constructor(target: ProduceTarget, opts: ProducerOptions = {}) {
+    this.target = target;
     const acksGiven = opts.acks !== undefined;
     const acks = opts.acks ?? 'all';
     if (acks !== 0 && acks !== 1 && acks !== -1 && acks !== 'all') throw new ConfigError('acks', `must be 0, 1, -1 or 'all', got ${String(acks)}`);
@@ -395,7 +405,7 @@ export class Producer {
   // ------------------------------------------------------------------ setup
 
   private ensureProducerId(): Promise<ProducerIdAndEpoch> {
-    this.pidPromise ??= this.engine.initProducerId().then(
+    this.pidPromise ??= this.target.initProducerId().then(
       (p) => (this.pid = p),
       (e: unknown) => {
         this.pidPromise = null;
@@ -408,7 +418,7 @@ export class Producer {
   private async topicState(topic: string): Promise<TopicState> {
     const cur = this.topics.get(topic);
     if (cur && Date.now() - cur.fetchedAt < this.metadataMaxAgeMs) return cur;
-    const desc = await this.engine.describeTopic(topic);
+    const desc = await this.target.describeTopic(topic);
     const max = Number(desc.configs['max.message.bytes'] ?? DEFAULT_MAX_MESSAGE_BYTES);
     const ts: TopicState = cur ?? { partitions: [], maxMessageBytes: max, fetchedAt: 0 };
     ts.maxMessageBytes = Number.isFinite(max) && max > 0 ? max : DEFAULT_MAX_MESSAGE_BYTES;
@@ -423,7 +433,7 @@ export class Producer {
     const { topic, messages } = req;
     let n: number;
     try {
-      n = this.engine.partitionCount(topic);
+      n = this.target.partitionCount(topic);
     } catch (e) {
       req.reject(e);
       return;
@@ -500,7 +510,7 @@ export class Producer {
 
   private partitionCountOr(topic: string): number {
     try {
-      return this.engine.partitionCount(topic);
+      return this.target.partitionCount(topic);
     } catch {
       return 1;
     }
@@ -626,7 +636,7 @@ export class Producer {
     b.failuresAtDispatch = ps.failures;
     b.attempts++;
     ps.inFlight++;
-    this.engine.append(ps.topic, ps.partition, b.buf, this.appendOptions).then(
+    this.target.append(ps.topic, ps.partition, b.buf, this.appendOptions).then(
       (r) => this.onAppended(ps, b, r),
       (e: unknown) => this.onFailed(ps, b, e),
     );

@@ -10,3 +10,5 @@ export type { GroupMemberOptions, GroupGeneration } from './group.js';
 export { decodeFetchedRecords } from '../record/fetched.js';
 export type { FetchedRecords } from '../record/fetched.js';
 export * from './types.js';
+export { KafkaProduceTarget, producerErrorOf } from './produce-target.js';
+export type { KafkaProduceTargetOptions } from './produce-target.js';

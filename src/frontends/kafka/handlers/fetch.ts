@@ -4,9 +4,10 @@
  * dispatcher checks this and counts any copy in `metrics.fetchBytesCopied`).
  *
  * Long polls wait on the partitions' high watermarks with `engine.waitForAny` (one cancellable wait over
- * shared memory, no polling) until min_bytes are available or max_wait_ms passes. max_bytes and partition max_bytes are
- * honoured, with at least one batch for the first partition that has data (KIP-74). Fetch sessions are not
- * kept: every answer is sessionless (session id 0), which clients accept and answer with full fetches.
+ * shared memory, no polling) until min_bytes are available or max_wait_ms passes. max_bytes and partition
+ * max_bytes are honoured by `walkReadBudget` (src/engine/read-budget.ts, as the embedded consumer does), with at
+ * least one batch for the first partition that has data (KIP-74). Fetch sessions are not kept: every answer is
+ * sessionless (session id 0), which clients accept and answer with full fetches.
  */
 import type {
   FetchRequest,
@@ -16,6 +17,7 @@ import type {
 } from '../../../kafka-protocol/generated/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { WaitForDataTarget } from '../../../engine/types.js';
+import { walkReadBudget } from '../../../engine/read-budget.js';
 import { batchSizeAt } from '../../../record/batch-header.js';
 import { isSluiceError } from '../../../errors.js';
 import { ErrorCode, countRecords, errorCodeOf, type BrokerContext, type RequestContext } from '../context.js';
@@ -93,24 +95,29 @@ interface Round {
 
 function readAll(ctx: BrokerContext, targets: Target[], isolation: 'read_committed' | 'read_uncommitted', maxBytes: number): Round {
   const partitions: FetchResponsePartitionDataInput[] = [];
-  let bytes = 0;
   let errors = 0;
-  for (const t of targets) {
-    const out = readOne(ctx, t, isolation, maxBytes - bytes, bytes === 0);
-    if (out.errorCode !== ErrorCode.NONE) errors++;
-    const r = out.records;
-    if (r !== null && Buffer.isBuffer(r)) bytes += r.length;
-    partitions.push(out);
-  }
+  const bytes = walkReadBudget(
+    targets.length,
+    maxBytes,
+    (i) => targets[i]!.partitionMaxBytes,
+    (i, limit, first) => {
+      const out = readOne(ctx, targets[i]!, isolation, limit, first);
+      if (out.errorCode !== ErrorCode.NONE) errors++;
+      partitions.push(out);
+      const r = out.records;
+      return r !== null && Buffer.isBuffer(r) ? r.length : 0;
+    },
+  );
   return { partitions, bytes, errors };
 }
 
+/** `limit` and `first` as `walkReadBudget` gives them: limit 0 reads nothing, but offsets and errors are answered. */
 function readOne(
   ctx: BrokerContext,
   t: Target,
   isolation: 'read_committed' | 'read_uncommitted',
-  budget: number,
-  minOneBatch: boolean,
+  limit: number,
+  first: boolean,
 ): FetchResponsePartitionDataInput {
   const fail = (errorCode: number): FetchResponsePartitionDataInput => ({
     partitionIndex: t.partition,
@@ -136,12 +143,11 @@ function readOne(
     if (t.fetchOffset < o.logStartOffset || t.fetchOffset > o.logEndOffset) {
       return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: EMPTY };
     }
-    const limit = Math.min(t.partitionMaxBytes, budget);
-    if (limit <= 0 && !minOneBatch) return { ...base, errorCode: 0, records: EMPTY };
-    const res = ctx.engine.read(t.topic, t.partition, t.fetchOffset, { maxBytes: Math.max(1, limit), isolation });
+    if (limit === 0) return { ...base, errorCode: 0, records: EMPTY };
+    const res = ctx.engine.read(t.topic, t.partition, t.fetchOffset, { maxBytes: limit, isolation });
     let records = res.records;
     // The engine returns at least one whole batch; only the first partition with data may exceed the limits.
-    if (!minOneBatch && records.length > limit) records = wholeBatchesWithin(records, limit);
+    if (!first && records.length > limit) records = wholeBatchesWithin(records, limit);
     return {
       ...base,
       highWatermark: res.highWatermark,
