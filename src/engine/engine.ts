@@ -6,6 +6,7 @@
  * into its completion ring, which this thread drains. Reads go straight to the segment files through a
  * PartitionReader over the partition's shared state: no round trip to the owner.
  */
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -20,12 +21,13 @@ import type { LogConfig } from '../storage/types.js';
 import { systemClock } from './clock.js';
 import { ACKS_ALL, ACKS_LEADER, ACKS_NONE, type OwnerInit } from './owner-protocol.js';
 import { OwnerHandle } from './owner-handle.js';
-import { ProducerIdManager } from './producer-ids.js';
+import type { ProducerIdManager, TopicMetadataStore, TopicRecord } from './metadata.js';
+import { LocalProducerIdManager } from './producer-ids.js';
 import { allocateRing } from './ring.js';
 import { allocateOwnerStats, readFlushStats, type OwnerStats } from './owner-stats.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { DataWaits, type DataWaitTarget } from './data-waits.js';
-import { fsyncDir, type TopicRecord, TopicStore, validateTopicName } from './topic-store.js';
+import { fsyncDir, LocalTopicStore, validateTopicName } from './topic-store.js';
 import type {
   Acks,
   AppendOptions,
@@ -152,7 +154,7 @@ export class SluiceEngine {
   private readonly ringBytes: number;
   private readonly logger: Logger | undefined;
   private readonly clockFn: () => Millis;
-  private readonly store: TopicStore;
+  private readonly store: TopicMetadataStore;
   private readonly producerIds: ProducerIdManager;
   private readonly slots = new SlotAllocator();
   private readonly topics = new Map<string, TopicState>();
@@ -188,8 +190,8 @@ export class SluiceEngine {
     this.logger = options.logger;
     const clock = options.clock;
     this.clockFn = clock ? () => clock.now() : systemClock;
-    this.store = new TopicStore(this.dataDir);
-    this.producerIds = new ProducerIdManager(this.store.metaDir);
+    this.store = options.topicStore ?? new LocalTopicStore(this.dataDir);
+    this.producerIds = options.producerIds ?? new LocalProducerIdManager(join(this.dataDir, 'meta'));
   }
 
   /** Creates an engine and opens it. */
@@ -302,7 +304,7 @@ export class SluiceEngine {
       }
       const configs = { ...(options.configs ?? {}) };
       const config = parseLogConfig(configs, this.baseConfig);
-      const record: TopicRecord = { name, topicId: TopicStore.newTopicId(), partitions, configs, internal: options.internal === true };
+      const record: TopicRecord = { name, topicId: randomUUID(), partitions, configs, internal: options.internal === true };
       await this.store.save(record);
       const t: TopicState = { record, config, partitions: [] };
       this.topics.set(name, t);

@@ -1,14 +1,15 @@
 /**
- * Producer id allocation, persisted under `<dataDir>/meta/`:
+ * The local kind of producer id allocation, persisted under `<dataDir>/meta/`:
  *   producer-ids.json       { "nextBlockStart": "<n>" } — ids are handed out from reserved blocks; the block
  *                           is persisted (fsync'd) before any id in it is used, so ids never repeat after a crash.
  *   transactional-ids.json  { "<transactionalId>": { "producerId": "<n>", "epoch": <e> } } — stable id per
  *                           transactional id; the epoch bumps on every init (fencing older instances).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
 import { writeFileAtomic } from './topic-store.js';
+import type { ProducerIdManager } from './metadata.js';
 import type { ProducerIdAndEpoch } from './types.js';
 
 const BLOCK_SIZE = 1000n;
@@ -28,7 +29,7 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-export class ProducerIdManager {
+export class LocalProducerIdManager implements ProducerIdManager {
   private readonly idsFile: string;
   private readonly txnFile: string;
   private next = 0n;
@@ -43,6 +44,7 @@ export class ProducerIdManager {
   }
 
   async load(): Promise<void> {
+    await mkdir(this.metaDir, { recursive: true });
     const ids = (await readJson(this.idsFile)) as { nextBlockStart?: string } | undefined;
     this.persistedNext = ids?.nextBlockStart ? BigInt(ids.nextBlockStart) : 0n;
     this.next = this.blockEnd = this.persistedNext;

@@ -1,21 +1,12 @@
 /**
- * Topic metadata under `<dataDir>/meta/topics/<name>.json`, one file per topic, each replaced atomically
- * (write tmp + fsync + rename + fsync dir) so a crash leaves either the old or the new record.
+ * The local kind of topic metadata: `<dataDir>/meta/topics/<name>.json`, one file per topic, each replaced
+ * atomically (write tmp + fsync + rename + fsync dir) so a crash leaves either the old or the new record.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
+import type { PartitionLeadership, TopicMetadataStore, TopicRecord } from './metadata.js';
 
-/** What is persisted for each topic. */
-export interface TopicRecord {
-  name: string;
-  topicId: string;
-  partitions: number;
-  /** Overrides by Kafka config name. */
-  configs: Record<string, string>;
-  internal: boolean;
-}
 
 const MAX_TOPIC_NAME = 249;
 const LEGAL = /^[a-zA-Z0-9._-]+$/;
@@ -59,7 +50,10 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-export class TopicStore {
+/** A single node leads every partition, in epoch 0. */
+const LOCAL_LEADERSHIP: PartitionLeadership = Object.freeze({ leader: 0, leaderEpoch: 0 });
+
+export class LocalTopicStore implements TopicMetadataStore {
   readonly metaDir: string;
   private readonly topicsDir: string;
 
@@ -107,7 +101,7 @@ export class TopicStore {
     await fsyncDir(this.topicsDir);
   }
 
-  static newTopicId(): string {
-    return randomUUID();
+  leadership(): PartitionLeadership {
+    return LOCAL_LEADERSHIP;
   }
 }

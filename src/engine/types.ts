@@ -4,6 +4,7 @@
  */
 import type { ReadResult, TimestampOffset } from '../storage/types.js';
 import type { CorruptionPolicy } from '../storage/recovery.js';
+import type { ProducerIdManager, TopicMetadataStore } from './metadata.js';
 
 /** ms since the epoch. */
 export type Millis = number;
@@ -47,6 +48,10 @@ export interface SluiceOptions {
    * fails the open with the file and byte; 'truncate' keeps the data before it and deletes the rest.
    */
   onCorruption?: CorruptionPolicy;
+  /** Where topic records live. Default: files under `<dataDir>/meta/topics/` (`LocalTopicStore`). */
+  topicStore?: TopicMetadataStore;
+  /** Where producer ids come from. Default: files under `<dataDir>/meta/` (`LocalProducerIdManager`). */
+  producerIds?: ProducerIdManager;
 }
 
 /**
