@@ -21,7 +21,7 @@ import type { LogConfig } from '../storage/types.js';
 import { systemClock } from './clock.js';
 import { ACKS_ALL, ACKS_LEADER, ACKS_NONE, type OwnerInit } from './owner-protocol.js';
 import { OwnerHandle } from './owner-handle.js';
-import type { ProducerIdManager, TopicMetadataStore, TopicRecord } from './metadata.js';
+import type { PartitionLeadership, ProducerIdManager, TopicMetadataStore, TopicRecord } from './metadata.js';
 import { LocalProducerIdManager } from './producer-ids.js';
 import { allocateRing } from './ring.js';
 import { allocateOwnerStats, readFlushStats, type OwnerStats } from './owner-stats.js';
@@ -133,6 +133,8 @@ interface PartitionHandle {
   state: PartitionSharedState;
   reader: PartitionReader;
   dir: string;
+  /** Leader and leader epoch, from the topic metadata when the partition was opened. */
+  leadership: PartitionLeadership;
 }
 
 interface TopicState {
@@ -494,6 +496,12 @@ export class SluiceEngine {
     return this.waits.size;
   }
 
+  /** Who leads a partition and in which leader epoch (a single node: itself, node 0, epoch 0). */
+  leadership(topic: string, partition: number): PartitionLeadership {
+    this.ensureOpen();
+    return this.partitionHandle(topic, partition).leadership;
+  }
+
   /** Log start, end, high watermark and last stable offset, from shared memory (no round trip). */
   offsets(topic: string, partition: number): TopicOffsets {
     this.ensureOpen();
@@ -579,9 +587,20 @@ export class SluiceEngine {
     const owner = this.ownerFor(t.record.name, partition);
     const { slot, buffer, index } = this.slots.allocate();
     const dir = join(this.dataDir, `${t.record.name}-${partition}`);
-    await owner.request({ op: 'open', slot, topic: t.record.name, partition, dir, config: t.config, stateBuffer: buffer, stateIndex: index });
+    const leadership = this.store.leadership(t.record.name, partition);
+    await owner.request({
+      op: 'open',
+      slot,
+      topic: t.record.name,
+      partition,
+      dir,
+      config: t.config,
+      leaderEpoch: leadership.leaderEpoch,
+      stateBuffer: buffer,
+      stateIndex: index,
+    });
     const state = new PartitionSharedState(buffer, index, this.watchBuffer);
-    t.partitions[partition] = { topic: t, partition, slot, owner, state, reader: new PartitionReader(dir, state), dir };
+    t.partitions[partition] = { topic: t, partition, slot, owner, state, reader: new PartitionReader(dir, state), dir, leadership };
   }
 
   private async removeDeletedDirs(): Promise<void> {
@@ -610,7 +629,7 @@ export class SluiceEngine {
       logEndOffset: p.state.logEndOffset,
       highWatermark: p.state.highWatermark,
       sizeBytes: sizes.get(p.partition) ?? 0,
-      leader: 0,
+      leader: p.leadership.leader,
     }));
     return {
       name: t.record.name,

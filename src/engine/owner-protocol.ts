@@ -92,6 +92,8 @@ export interface OpenPartitionRequest {
   partition: number;
   dir: string;
   config: LogConfig;
+  /** The epoch appended batches are stamped with (the partition's leadership). */
+  leaderEpoch: number;
   stateBuffer: SharedArrayBuffer;
   stateIndex: number;
 }

@@ -18,7 +18,7 @@ import {
   readBatchHeader,
 } from '../record/batch-header.js';
 import { NEVER } from '../storage/config.js';
-import { PartitionLog } from '../storage/partition-log.js';
+import { type AppendOptions as LogAppendOptions, PartitionLog } from '../storage/partition-log.js';
 import type { ProducerStateManager } from '../storage/producer-state.js';
 import { PartitionSharedState } from '../storage/shared-state.js';
 import type { AppendInfo, LogConfig, LogSink } from '../storage/types.js';
@@ -52,6 +52,8 @@ class OwnedPartition {
   /** acks=all completions of the current burst. */
   held: HeldCompletion[] = [];
   touched = false;
+  /** How this partition's appends are made: offsets assigned here, batches stamped with its leader epoch. */
+  readonly appendOptions: LogAppendOptions;
 
   constructor(
     readonly slot: number,
@@ -62,8 +64,10 @@ class OwnedPartition {
     public log: PartitionLog,
     readonly state: PartitionSharedState,
     config: LogConfig,
+    leaderEpoch: number,
   ) {
     this.config = config;
+    this.appendOptions = { assignOffsets: true, leaderEpoch };
   }
 
   /** The log's producer state: batches are checked against it before they are appended. */
@@ -325,7 +329,7 @@ export class Owner {
         }
         if (dups > 0) data = Buffer.concat(keep);
       }
-      const info: AppendInfo = p.log.append(data, { assignOffsets: true, leaderEpoch: 0 });
+      const info: AppendInfo = p.log.append(data, p.appendOptions);
       this.touch(p);
       if (acks === ACKS_NONE) return;
       if (acks === ACKS_ALL) p.held.push({ reqId, base: info.firstOffset, last: info.lastOffset, appendTime: info.logAppendTime });
@@ -351,7 +355,7 @@ export class Owner {
       groupOut.length = 0;
       let consumed: number;
       try {
-        consumed = p.log.appendMany(bufs, { assignOffsets: true, leaderEpoch: 0 }, groupOut);
+        consumed = p.log.appendMany(bufs, p.appendOptions, groupOut);
         this.touch(p);
       } catch (e) {
         const err = toWireError(e);
@@ -478,7 +482,7 @@ export class Owner {
     } else if (!report.clean && report.scannedBytes > 0) {
       this.log('info', { topic: r.topic, partition: r.partition, scannedBytes: report.scannedBytes }, 'recovered partition after an unclean shutdown');
     }
-    this.partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config));
+    this.partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config, r.leaderEpoch));
     this.rescheduleFlushTimer();
   }
 

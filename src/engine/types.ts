@@ -79,7 +79,7 @@ export interface PartitionDescription {
   logEndOffset: bigint;
   highWatermark: bigint;
   sizeBytes: number;
-  /** Always 0 on a single node; the broker id of the leader in a cluster. */
+  /** The partition's leader (its metadata's): 0 on a single node; the broker id of the leader in a cluster. */
   leader: number;
 }
 

@@ -5,7 +5,9 @@ import { Owner } from '../../src/engine/owner.js';
 import { ACKS_ALL, ACKS_LEADER, codeOfStatus, type OwnerInit, type OwnerLogMessage, STATUS_OK } from '../../src/engine/owner-protocol.js';
 import { allocateOwnerStats } from '../../src/engine/owner-stats.js';
 import { allocateRing, RingConsumer, RingProducer } from '../../src/engine/ring.js';
+import { decodeBatches } from '../../src/record/batch.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/config.js';
+import { PartitionReader } from '../../src/storage/partition-reader.js';
 import { PARTITION_STATE_BYTES, PartitionSharedState } from '../../src/storage/shared-state.js';
 import { batchOf, tempDir } from './helpers.js';
 
@@ -38,8 +40,8 @@ function harness(dir: string) {
   return {
     owner,
     logs,
-    open(slot: number): PartitionSharedState {
-      owner.handle({ op: 'open', slot, topic: 't', partition: slot, dir: `${dir}/t-${slot}`, config: DEFAULT_LOG_CONFIG, stateBuffer, stateIndex: slot });
+    open(slot: number, leaderEpoch = 0): PartitionSharedState {
+      owner.handle({ op: 'open', slot, topic: 't', partition: slot, dir: `${dir}/t-${slot}`, config: DEFAULT_LOG_CONFIG, leaderEpoch, stateBuffer, stateIndex: slot });
       const s = new PartitionSharedState(stateBuffer, slot, init.watchBuffer);
       states.set(slot, s);
       return s;
@@ -164,6 +166,34 @@ test('owner: an entry for a slot the owner does not hold fails alone', () => {
     assert.equal(codeOfStatus(c[0]?.status ?? 0), 'UNKNOWN_TOPIC_OR_PARTITION');
     assert.match(c[0]?.message ?? '', /slot 3/);
     assert.deepEqual([c[1]?.reqId, c[1]?.status, c[1]?.base], [2, STATUS_OK, 0n]);
+  } finally {
+    h.owner.handle({ op: 'close' });
+    cleanup();
+  }
+});
+
+test('owner: appended batches carry the leader epoch the partition was opened with', () => {
+  const { dir, cleanup } = tempDir();
+  const h = harness(dir);
+  try {
+    const s = h.open(0, 7);
+    h.write(1, 0, ACKS_LEADER, batchOf('grouped', 2)); // a write group
+    h.write(2, 0, ACKS_LEADER, batchOf('idem', 1, { producerId: 3n, producerEpoch: 0, baseSequence: 0 })); // one by one
+    h.owner.burst();
+    assert.equal(h.drain().length, 2);
+    const reader = new PartitionReader(`${dir}/t-0`, s);
+    try {
+      const r = reader.read(0n, { maxBytes: 1 << 20, maxOffset: s.highWatermark });
+      assert.deepEqual(
+        decodeBatches(r.records).map((b) => [b.baseOffset, b.partitionLeaderEpoch]),
+        [
+          [0n, 7],
+          [2n, 7],
+        ],
+      );
+    } finally {
+      reader.close();
+    }
   } finally {
     h.owner.handle({ op: 'close' });
     cleanup();
