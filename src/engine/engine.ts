@@ -19,7 +19,7 @@ import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/producer-state.js'
 import { PARTITION_STATE_BYTES, PartitionSharedState } from '../storage/shared-state.js';
 import type { LogConfig } from '../storage/types.js';
 import { systemClock } from './clock.js';
-import { ACKS_ALL, ACKS_LEADER, ACKS_NONE, type OwnerInit } from './owner-protocol.js';
+import { ACKS_ALL, ACKS_LEADER, ACKS_NONE, type AcksAllRelease, type OwnerInit } from './owner-protocol.js';
 import { OwnerHandle } from './owner-handle.js';
 import type { PartitionLeadership, ProducerIdManager, TopicMetadataStore, TopicRecord } from './metadata.js';
 import { LocalProducerIdManager } from './producer-ids.js';
@@ -54,6 +54,8 @@ const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
 const SLOTS_PER_CHUNK = 1024;
 /** Kafka's partition limit per topic is effectively unbounded; this keeps a typo from opening a million files. */
 const MAX_PARTITIONS = 100_000;
+/** A single node is its partitions' only in-sync replica: acks=all is released once the owner's flush decided. */
+const SINGLE_NODE_ACKS_ALL_RELEASE: AcksAllRelease = 'flushed';
 
 /**
  * Developer switch for bench/produce-validation.ts, which measures what the per-record produce checks cost:
@@ -458,12 +460,14 @@ export class SluiceEngine {
 
   /**
    * Reads whole batches from `offset`, in this thread (zero-copy slices of the mapped segments). Reads stop
-   * at the high watermark (read_uncommitted) or the last stable offset (read_committed).
+   * at the high watermark (read_uncommitted) or the last stable offset (read_committed); with `toLogEnd`, at
+   * the log end (a replica's fetch).
    */
   read(topic: string, partition: number, offset: bigint, options: SluiceReadOptions): ReadResult {
     if (this.state !== 'open') throw this.notOpen();
     const p = this.partitionHandle(topic, partition);
-    const limit = options.isolation === 'read_committed' ? p.state.lastStableOffset : p.state.highWatermark;
+    const limit =
+      options.toLogEnd === true ? p.state.logEndOffset : options.isolation === 'read_committed' ? p.state.lastStableOffset : p.state.highWatermark;
     const maxOffset = options.maxOffset !== undefined && options.maxOffset < limit ? options.maxOffset : limit;
     return p.reader.read(offset, { maxBytes: options.maxBytes, maxOffset });
   }
@@ -596,6 +600,7 @@ export class SluiceEngine {
       dir,
       config: t.config,
       leaderEpoch: leadership.leaderEpoch,
+      acksAllRelease: SINGLE_NODE_ACKS_ALL_RELEASE,
       stateBuffer: buffer,
       stateIndex: index,
     });

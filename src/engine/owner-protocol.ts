@@ -85,6 +85,13 @@ export interface OwnerInit {
   onCorruption: CorruptionPolicy;
 }
 
+/**
+ * When the owner releases a partition's acks=all completions: 'flushed' = after the flush decision that ends
+ * each burst (durable as the topic's flush policy asks; a single node is its own in-sync replica set). A
+ * replicated partition will release them once the in-sync replicas' high watermark passes them.
+ */
+export type AcksAllRelease = 'flushed';
+
 export interface OpenPartitionRequest {
   op: 'open';
   slot: number;
@@ -94,6 +101,7 @@ export interface OpenPartitionRequest {
   config: LogConfig;
   /** The epoch appended batches are stamped with (the partition's leadership). */
   leaderEpoch: number;
+  acksAllRelease: AcksAllRelease;
   stateBuffer: SharedArrayBuffer;
   stateIndex: number;
 }

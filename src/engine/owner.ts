@@ -6,7 +6,8 @@
  * drains it in bursts — producer-state check, `log.append` per entry — then flushes each partition whose
  * flush policy asks for it (one fdatasync for all the entries of the burst: group commit), publishes offsets
  * (the PartitionLog does, through the partition's shared state) and writes completions into the completion
- * ring. acks=1 completions go out before the flush, acks=all ones after it.
+ * ring. acks=1 completions go out before the flush, acks=all ones as the partition's release policy says
+ * (`AcksAllRelease`: today after the flush).
  */
 import * as fs from 'node:fs';
 import { SluiceError } from '../errors.js';
@@ -26,6 +27,7 @@ import { SharedManualClock, systemClock } from './clock.js';
 import {
   ACKS_ALL,
   ACKS_NONE,
+  type AcksAllRelease,
   COMPLETION_OK_BYTES,
   type OpenPartitionRequest,
   type OwnerInit,
@@ -65,6 +67,8 @@ class OwnedPartition {
     readonly state: PartitionSharedState,
     config: LogConfig,
     leaderEpoch: number,
+    /** When `held` completions may go out. */
+    readonly acksAllRelease: AcksAllRelease,
   ) {
     this.config = config;
     this.appendOptions = { assignOffsets: true, leaderEpoch };
@@ -425,18 +429,26 @@ export class Owner {
         this.log('error', { topic: p.topic, partition: p.partition, err: err.message }, 'flush failed');
         this.noteFailure(p);
       }
-      const held = p.held;
-      if (held.length) {
+      if (p.held.length !== 0) this.releaseHeld(p, err);
+    }
+    touched.length = 0;
+    this.wakeEngine();
+  }
+
+  /** Completes the acks=all appends of `p` that its release policy lets go (`err`: the burst's flush failed). */
+  private releaseHeld(p: OwnedPartition, err: WireError | null): void {
+    switch (p.acksAllRelease) {
+      case 'flushed': {
+        const held = p.held;
         p.held = [];
         const logStart = p.state.logStartOffset;
         for (const h of held) {
           if (err) this.completeError(h.reqId, ACKS_ALL, err);
           else this.writeCompletion(h.reqId, STATUS_OK, null, h.base, h.last, h.appendTime, logStart);
         }
+        return;
       }
     }
-    touched.length = 0;
-    this.wakeEngine();
   }
 
   private async ringLoop(): Promise<void> {
@@ -482,7 +494,7 @@ export class Owner {
     } else if (!report.clean && report.scannedBytes > 0) {
       this.log('info', { topic: r.topic, partition: r.partition, scannedBytes: report.scannedBytes }, 'recovered partition after an unclean shutdown');
     }
-    this.partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config, r.leaderEpoch));
+    this.partitions.set(r.slot, new OwnedPartition(r.slot, r.topic, r.partition, r.dir, plog, state, r.config, r.leaderEpoch, r.acksAllRelease));
     this.rescheduleFlushTimer();
   }
 

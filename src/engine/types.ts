@@ -119,8 +119,10 @@ export interface SluiceReadOptions {
   /** Soft limit: at least one whole batch is returned even if larger. */
   maxBytes: number;
   isolation?: IsolationLevel;
-  /** Stop before this offset (never beyond the high watermark / last stable offset). */
+  /** Stop before this offset (never beyond the high watermark / last stable offset, or the log end with `toLogEnd`). */
   maxOffset?: bigint;
+  /** Read up to the log end instead of the high watermark, whatever the isolation (a replica's fetch). Default false. */
+  toLogEnd?: boolean;
 }
 
 /** One partition of `waitForAny`: ready when its high watermark or log start passes `offset`. */

@@ -41,7 +41,7 @@ function harness(dir: string) {
     owner,
     logs,
     open(slot: number, leaderEpoch = 0): PartitionSharedState {
-      owner.handle({ op: 'open', slot, topic: 't', partition: slot, dir: `${dir}/t-${slot}`, config: DEFAULT_LOG_CONFIG, leaderEpoch, stateBuffer, stateIndex: slot });
+      owner.handle({ op: 'open', slot, topic: 't', partition: slot, dir: `${dir}/t-${slot}`, config: DEFAULT_LOG_CONFIG, leaderEpoch, acksAllRelease: 'flushed', stateBuffer, stateIndex: slot });
       const s = new PartitionSharedState(stateBuffer, slot, init.watchBuffer);
       states.set(slot, s);
       return s;
