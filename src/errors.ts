@@ -19,7 +19,6 @@ export type SluiceErrorCode =
   | 'INVALID_CONFIG'
   | 'OFFSET_OUT_OF_RANGE'
   | 'OUT_OF_ORDER_SEQUENCE'
-  | 'DUPLICATE_SEQUENCE'
   | 'INVALID_PRODUCER_EPOCH' // fenced: an older epoch than the one the log has seen
   | 'UNKNOWN_PRODUCER_ID'
   | 'CLOSED' // the engine (or a producer/consumer) was closed
@@ -43,7 +42,6 @@ export const KAFKA_ERROR_CODES: Readonly<Record<SluiceErrorCode, number>> = {
   INVALID_CONFIG: KafkaErrors.INVALID_CONFIG,
   OFFSET_OUT_OF_RANGE: KafkaErrors.OFFSET_OUT_OF_RANGE,
   OUT_OF_ORDER_SEQUENCE: KafkaErrors.OUT_OF_ORDER_SEQUENCE_NUMBER,
-  DUPLICATE_SEQUENCE: KafkaErrors.DUPLICATE_SEQUENCE_NUMBER,
   INVALID_PRODUCER_EPOCH: KafkaErrors.INVALID_PRODUCER_EPOCH,
   UNKNOWN_PRODUCER_ID: KafkaErrors.UNKNOWN_PRODUCER_ID,
   CLOSED: KafkaErrors.NOT_LEADER_OR_FOLLOWER, // a closing broker no longer serves the partition

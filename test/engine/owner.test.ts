@@ -2,7 +2,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Owner } from '../../src/engine/owner.js';
-import { ACKS_ALL, ACKS_LEADER, codeOfStatus, type OwnerInit, type OwnerLogMessage, STATUS_OK } from '../../src/engine/owner-protocol.js';
+import {
+  ACKS_ALL,
+  ACKS_LEADER,
+  codeOfStatus,
+  ERROR_CODES,
+  type OwnerInit,
+  type OwnerLogMessage,
+  STATUS_OK,
+  statusOf,
+} from '../../src/engine/owner-protocol.js';
 import { allocateOwnerStats } from '../../src/engine/owner-stats.js';
 import { allocateRing, RingConsumer, RingProducer } from '../../src/engine/ring.js';
 import { decodeBatches } from '../../src/record/batch.js';
@@ -197,5 +206,13 @@ test('owner: appended batches carry the leader epoch the partition was opened wi
   } finally {
     h.owner.handle({ op: 'close' });
     cleanup();
+  }
+});
+
+test('owner protocol: every error code crosses the completion ring as itself', () => {
+  for (const code of ERROR_CODES) {
+    const status = statusOf(code);
+    assert.notEqual(status, STATUS_OK);
+    assert.equal(codeOfStatus(status), code);
   }
 });
