@@ -14,6 +14,7 @@ import { SluiceError } from '../errors.js';
 import { validateBatch } from '../record/batch-header.js';
 import { validateProducedBatch, type ProduceRules } from '../record/validate.js';
 import { DEFAULT_LOG_CONFIG, logConfigToEntries, parseLogConfig } from '../storage/config.js';
+import { fsyncDirAsync } from '../storage/files.js';
 import { PartitionReader } from '../storage/partition-reader.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/producer-state.js';
 import { PARTITION_STATE_BYTES, PartitionSharedState } from '../storage/shared-state.js';
@@ -27,7 +28,7 @@ import { allocateRing } from './ring.js';
 import { allocateOwnerStats, readFlushStats, type OwnerStats } from './owner-stats.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { DataWaits, type DataWaitTarget } from './data-waits.js';
-import { fsyncDir, LocalTopicStore, validateTopicName } from './topic-store.js';
+import { LocalTopicStore, validateTopicName } from './topic-store.js';
 import type {
   Acks,
   AppendOptions,
@@ -338,7 +339,7 @@ export class SluiceEngine {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         }
       }
-      await fsyncDir(this.dataDir).catch(() => undefined);
+      await fsyncDirAsync(this.dataDir).catch(() => undefined);
       await this.store.remove(name);
       await Promise.all(doomed.map((d) => rm(d, { recursive: true, force: true })));
       this.logger?.info({ topic: name }, 'topic deleted');

@@ -8,7 +8,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
-import { writeFileAtomic } from './topic-store.js';
+import { writeFileAtomicAsync } from '../storage/files.js';
 import type { ProducerIdManager } from './metadata.js';
 import type { ProducerIdAndEpoch } from './types.js';
 
@@ -71,7 +71,7 @@ export class LocalProducerIdManager implements ProducerIdManager {
     nextMap.set(transactionalId, entry);
     const body: Record<string, { producerId: string; epoch: number }> = {};
     for (const [k, v] of nextMap) body[k] = { producerId: v.producerId.toString(), epoch: v.epoch };
-    await writeFileAtomic(this.txnFile, JSON.stringify(body), this.metaDir);
+    await writeFileAtomicAsync(this.txnFile, JSON.stringify(body));
     this.txn.set(transactionalId, entry);
     return { producerId: entry.producerId, producerEpoch: entry.epoch };
   }
@@ -79,7 +79,7 @@ export class LocalProducerIdManager implements ProducerIdManager {
   private async allocate(): Promise<bigint> {
     if (this.next >= this.blockEnd) {
       const end = this.persistedNext + BLOCK_SIZE;
-      await writeFileAtomic(this.idsFile, JSON.stringify({ nextBlockStart: end.toString() }), this.metaDir);
+      await writeFileAtomicAsync(this.idsFile, JSON.stringify({ nextBlockStart: end.toString() }));
       this.next = this.persistedNext;
       this.blockEnd = this.persistedNext = end;
     }
