@@ -19,7 +19,6 @@ export type SluiceErrorCode =
   | 'INVALID_CONFIG'
   | 'OFFSET_OUT_OF_RANGE'
   | 'OUT_OF_ORDER_SEQUENCE'
-  | 'DUPLICATE_SEQUENCE'
   | 'INVALID_PRODUCER_EPOCH' // fenced: an older epoch than the one the log has seen
   | 'UNKNOWN_PRODUCER_ID'
   | 'CLOSED' // the engine (or a producer/consumer) was closed

@@ -6,40 +6,29 @@
  * into its completion ring, which this thread drains. Reads go straight to the segment files through a
  * PartitionReader over the partition's shared state: no round trip to the owner.
  */
+import { randomUUID } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
-// Owner threads load the compression addons; a napi-rs addon (snappy) crashes the process when a worker that
-// loaded it exits unless this thread holds it loaded too (rust-lang/rust#91979). Keep them loaded here.
-import '../../native-bindings/codecs.js';
-import { CorruptRecordError, errorFromWire, SluiceError } from '../errors.js';
-import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, validateBatch } from '../record/batch-header.js';
+import { SluiceError } from '../errors.js';
+import { validateBatch } from '../record/batch-header.js';
 import { validateProducedBatch, type ProduceRules } from '../record/validate.js';
 import { DEFAULT_LOG_CONFIG, logConfigToEntries, parseLogConfig } from '../storage/config.js';
+import { fsyncDirAsync } from '../storage/files.js';
 import { PartitionReader } from '../storage/partition-reader.js';
 import { DEFAULT_PRODUCER_ID_EXPIRATION_MS } from '../storage/producer-state.js';
 import { PARTITION_STATE_BYTES, PartitionSharedState } from '../storage/shared-state.js';
 import type { LogConfig } from '../storage/types.js';
 import { systemClock } from './clock.js';
-import {
-  ACKS_ALL,
-  ACKS_LEADER,
-  ACKS_NONE,
-  codeOfStatus,
-  type OwnerInit,
-  type OwnerMessage,
-  type OwnerRequest,
-  type OwnerResults,
-  STATUS_OK,
-} from './owner-protocol.js';
-import { ProducerIdManager } from './producer-ids.js';
-import { allocateRing, RingConsumer, RingProducer } from './ring.js';
+import { ACKS_ALL, ACKS_LEADER, ACKS_NONE, type AcksAllRelease, type OwnerInit } from './owner-protocol.js';
+import { OwnerHandle } from './owner-handle.js';
+import type { PartitionLeadership, ProducerIdManager, TopicMetadataStore, TopicRecord } from './metadata.js';
+import { LocalProducerIdManager } from './producer-ids.js';
+import { allocateRing } from './ring.js';
 import { allocateOwnerStats, readFlushStats, type OwnerStats } from './owner-stats.js';
 import { acquireDataDirLock } from './data-dir-lock.js';
 import { DataWaits, type DataWaitTarget } from './data-waits.js';
-import { fsyncDir, type TopicRecord, TopicStore, validateTopicName } from './topic-store.js';
+import { LocalTopicStore, validateTopicName } from './topic-store.js';
 import type {
   Acks,
   AppendOptions,
@@ -66,23 +55,8 @@ const DEFAULT_APPEND_TIMEOUT_MS = 30_000;
 const SLOTS_PER_CHUNK = 1024;
 /** Kafka's partition limit per topic is effectively unbounded; this keeps a typo from opening a million files. */
 const MAX_PARTITIONS = 100_000;
-/** How often the completion drain re-checks append deadlines while it waits. */
-const TIMEOUT_CHECK_MS = 250;
-
-const ACKS0_RESULT: AppendResult = Object.freeze({ baseOffset: -1n, lastOffset: -1n, logAppendTime: -1n, logStartOffset: -1n });
-
-/**
- * Starts an owner thread. Compiled: owner-worker.js next to this file. When running from TypeScript sources
- * (tsx), the .ts sibling, through a bootstrap that registers tsx in the worker first (Node 20 workers do not
- * inherit module hooks registered with --import).
- */
-function startOwnerWorker(init: OwnerInit, name: string): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./owner-worker.js', import.meta.url), { workerData: init, name });
-  const script = new URL('./owner-worker.ts', import.meta.url).href;
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(script)}); });`;
-  return new Worker(boot, { eval: true, workerData: init, name });
-}
+/** A single node is its partitions' only in-sync replica: acks=all is released once the owner's flush decided. */
+const SINGLE_NODE_ACKS_ALL_RELEASE: AcksAllRelease = 'flushed';
 
 /**
  * Developer switch for bench/produce-validation.ts, which measures what the per-record produce checks cost:
@@ -154,359 +128,6 @@ class SlotAllocator {
   }
 }
 
-interface PendingAppend {
-  resolve(r: AppendResult): void;
-  reject(e: Error): void;
-  /** performance.now() deadline. */
-  deadline: number;
-  /** Set when one append was split into several ring entries. */
-  group: AppendGroup | null;
-}
-
-/** One append split over several ring entries (larger than half the ring): resolved when all are. */
-interface AppendGroup {
-  remaining: number;
-  first: AppendResult | null;
-  last: AppendResult | null;
-  done: boolean;
-  resolve(r: AppendResult): void;
-  reject(e: Error): void;
-}
-
-interface QueuedWrite {
-  slot: number;
-  parts: readonly Buffer[];
-  len: number;
-  acks: number;
-  reqId: number;
-  /** acks=0: resolves once written into the ring. */
-  written: (() => void) | null;
-  failed: ((e: Error) => void) | null;
-}
-
-/** The engine thread's side of one owner worker. */
-class OwnerHandle {
-  readonly index: number;
-  readonly worker: Worker;
-  readonly ring: RingProducer;
-  readonly completions: RingConsumer;
-  readonly stats: SharedArrayBuffer;
-  private readonly pending = new Map<number, PendingAppend>();
-  private nextReqId = 1;
-  private queue: QueuedWrite[] = [];
-  private queueHead = 0;
-  private pumping = false;
-  private draining = false;
-  private readonly control = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private nextControlId = 1;
-  private readonly ready: Promise<void>;
-  failure: SluiceError | null = null;
-  private exited = false;
-  /** The worker keeps the process alive only while something is in flight (an idle engine does not). */
-  private refs = 0;
-
-  constructor(index: number, init: OwnerInit, private readonly logger: Logger | undefined) {
-    this.index = index;
-    this.ring = new RingProducer(init.appendRing);
-    this.completions = new RingConsumer(init.completionRing);
-    this.stats = init.statsBuffer;
-    this.worker = startOwnerWorker(init, `sluice-owner-${index}`);
-    this.worker.unref();
-    let readyResolve!: () => void;
-    let readyReject!: (e: Error) => void;
-    this.ready = new Promise((res, rej) => {
-      readyResolve = res;
-      readyReject = rej;
-    });
-    this.worker.on('message', (m: OwnerMessage) => {
-      if ('ready' in m) readyResolve();
-      else if ('log' in m) this.logger?.[m.log](m.obj, m.msg);
-      else {
-        const c = this.control.get(m.id);
-        if (!c) return;
-        this.control.delete(m.id);
-        this.unhold();
-        if (m.ok) c.resolve(m.value);
-        else c.reject(errorFromWire(m.error.code, m.error.message));
-      }
-    });
-    this.worker.on('error', (e) => {
-      this.fail(new SluiceError('STORAGE', `owner thread ${index} failed: ${e.message}`, { cause: e }));
-      readyReject(e);
-    });
-    this.worker.on('exit', (code) => {
-      this.exited = true;
-      this.fail(new SluiceError('CLOSED', `owner thread ${index} exited (code ${code})`));
-      readyReject(new SluiceError('STORAGE', `owner thread ${index} exited during start (code ${code})`));
-    });
-  }
-
-  waitReady(): Promise<void> {
-    this.hold();
-    return this.ready.finally(() => this.unhold());
-  }
-
-  private hold(): void {
-    if (this.refs++ === 0 && !this.exited) this.worker.ref();
-  }
-  private unhold(): void {
-    if (--this.refs === 0 && !this.exited) this.worker.unref();
-  }
-
-  request<K extends OwnerRequest['op']>(req: Extract<OwnerRequest, { op: K }>): Promise<OwnerResults[K]> {
-    if (this.failure) return Promise.reject(this.failure);
-    const id = this.nextControlId++;
-    return new Promise<OwnerResults[K]>((resolve, reject) => {
-      this.control.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.hold();
-      this.worker.postMessage({ id, req });
-    });
-  }
-
-  /** Fails everything in flight (owner crashed, or the engine is closing). */
-  fail(err: SluiceError): void {
-    if (!this.failure) this.failure = err;
-    for (const c of this.control.values()) {
-      c.reject(err);
-      this.unhold();
-    }
-    this.control.clear();
-    for (const p of this.pending.values()) this.settle(p, err, null);
-    this.pending.clear();
-    this.completions.wakeWaiter(); // a drain loop waiting for completions that will never come ends now
-    for (let i = this.queueHead; i < this.queue.length; i++) this.queue[i].failed?.(err);
-    this.queue = [];
-    this.queueHead = 0;
-  }
-
-  get inFlight(): number {
-    return this.pending.size + (this.queue.length - this.queueHead);
-  }
-
-  /** Writes one append (already validated) into the ring; resolves per `acks`. */
-  submit(slot: number, parts: readonly Buffer[], len: number, acks: number, timeoutMs: number): Promise<AppendResult> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (len > this.ring.maxPayloadBytes) return this.submitSplit(slot, parts, acks, timeoutMs);
-    if (acks === ACKS_NONE) {
-      if (this.queueHead === this.queue.length && this.tryWrite(slot, parts, len, 0, ACKS_NONE)) return Promise.resolve(ACKS0_RESULT);
-      return new Promise((resolve, reject) => {
-        this.enqueue({ slot, parts, len, acks, reqId: 0, written: () => resolve(ACKS0_RESULT), failed: reject });
-      });
-    }
-    const reqId = this.nextReqId;
-    this.nextReqId = (reqId + 1) | 0 || 1;
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.set(reqId, { resolve, reject, deadline: performance.now() + timeoutMs, group: null });
-      if (this.queueHead === this.queue.length && this.tryWrite(slot, parts, len, reqId, acks)) {
-        this.startDrain();
-        return;
-      }
-      this.enqueue({ slot, parts, len, acks, reqId, written: null, failed: null });
-      this.startDrain();
-    });
-  }
-
-  /** An append larger than one ring entry: sent as several entries of whole batches. */
-  private submitSplit(slot: number, parts: readonly Buffer[], acks: number, timeoutMs: number): Promise<AppendResult> {
-    const max = this.ring.maxPayloadBytes;
-    const chunks: Buffer[][] = [];
-    let cur: Buffer[] = [];
-    let curLen = 0;
-    for (const buf of parts) {
-      for (let pos = 0; pos < buf.length; ) {
-        const size = buf.readInt32BE(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD;
-        if (size > max) {
-          return Promise.reject(
-            new SluiceError('RECORD_TOO_LARGE', `batch of ${size} bytes exceeds the owner ring's entry limit of ${max} bytes; raise ringBytes`),
-          );
-        }
-        if (curLen + size > max) {
-          chunks.push(cur);
-          cur = [];
-          curLen = 0;
-        }
-        cur.push(buf.subarray(pos, pos + size));
-        curLen += size;
-        pos += size;
-      }
-    }
-    if (cur.length) chunks.push(cur);
-    const sizeOf = (c: Buffer[]): number => c.reduce((n, b) => n + b.length, 0);
-    if (acks === ACKS_NONE) {
-      return Promise.all(chunks.map((c) => this.submit(slot, c, sizeOf(c), acks, timeoutMs))).then(() => ACKS0_RESULT);
-    }
-    return new Promise<AppendResult>((resolve, reject) => {
-      const group: AppendGroup = { remaining: chunks.length, first: null, last: null, done: false, resolve, reject };
-      const deadline = performance.now() + timeoutMs;
-      for (const c of chunks) {
-        const reqId = this.nextReqId;
-        this.nextReqId = (reqId + 1) | 0 || 1;
-        this.pending.set(reqId, { resolve: () => undefined, reject: () => undefined, deadline, group });
-        this.enqueue({ slot, parts: c, len: sizeOf(c), acks, reqId, written: null, failed: null });
-      }
-      this.startDrain();
-    });
-  }
-
-  private tryWrite(slot: number, parts: readonly Buffer[], len: number, reqId: number, acks: number): boolean {
-    let pos = this.ring.reserve(len);
-    if (pos < 0) return false;
-    const data = this.ring.data;
-    for (let i = 0; i < parts.length; i++) {
-      data.set(parts[i], pos);
-      pos += parts[i].length;
-    }
-    this.ring.publish(len, reqId, slot, acks);
-    if (!this.wakeQueued) {
-      // One wake-up for all the appends of this turn of the event loop (a produce request for many
-      // partitions, a burst of producer sends): waking the owner costs both threads more than an entry does.
-      this.wakeQueued = true;
-      queueMicrotask(this.wakeOwner);
-    }
-    return true;
-  }
-
-  private wakeQueued = false;
-  private readonly wakeOwner = (): void => {
-    this.wakeQueued = false;
-    this.ring.wake();
-  };
-
-  private enqueue(w: QueuedWrite): void {
-    this.queue.push(w);
-    if (!this.pumping) void this.pump();
-  }
-
-  /** Writes queued appends in order as the owner frees ring space (back-pressure: callers wait here). */
-  private async pump(): Promise<void> {
-    this.pumping = true;
-    this.hold();
-    try {
-      while (this.queueHead < this.queue.length && !this.failure) {
-        const w = this.queue[this.queueHead];
-        if (this.tryWrite(w.slot, w.parts, w.len, w.reqId, w.acks)) {
-          this.queue[this.queueHead++] = undefined as unknown as QueuedWrite; // drop the reference
-          w.written?.();
-          if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
-            this.queue = this.queue.slice(this.queueHead);
-            this.queueHead = 0;
-          }
-          continue;
-        }
-        this.ring.wake();
-        await this.ring.waitForSpace(TIMEOUT_CHECK_MS);
-        if (this.exited && !this.failure) this.fail(new SluiceError('CLOSED', `owner thread ${this.index} is gone`));
-      }
-    } finally {
-      if (this.queueHead >= this.queue.length) {
-        this.queue = [];
-        this.queueHead = 0;
-      }
-      this.pumping = false;
-      this.unhold();
-    }
-  }
-
-  private startDrain(): void {
-    if (!this.draining) void this.drainLoop();
-  }
-
-  /** Drains completions while appends are in flight; stops (leaving no waiter behind) when none are. */
-  private async drainLoop(): Promise<void> {
-    this.draining = true;
-    this.hold();
-    // Deadlines are checked by a timer rather than by a timeout on each wait: every Atomics.waitAsync with a
-    // timeout leaves a delayed task in Node's platform for its full duration, and removing one scans them all
-    // (node::PerIsolatePlatformData::DeleteFromScheduledTasks in perf; without them the peak rate of 1.1 KiB
-    // appends rose from ~125k/s to ~155k/s).
-    const deadlines = setInterval(() => {
-      this.expire(performance.now());
-      if (this.pending.size === 0) this.completions.wakeWaiter();
-    }, TIMEOUT_CHECK_MS);
-    try {
-      while (this.pending.size > 0) {
-        this.drainCompletions();
-        if (this.pending.size === 0) break;
-        await this.completions.waitForData();
-      }
-    } finally {
-      clearInterval(deadlines);
-      this.draining = false;
-      this.unhold();
-    }
-  }
-
-  private drainCompletions(): void {
-    const comp = this.completions;
-    const data = comp.data;
-    let e = comp.next();
-    if (e === null) return;
-    for (; e !== null; e = comp.next()) {
-      const p = this.pending.get(e.a);
-      if (p === undefined) continue; // timed out already
-      this.pending.delete(e.a);
-      if (e.b === STATUS_OK) {
-        const pos = e.pos;
-        this.settle(p, null, {
-          baseOffset: data.readBigInt64LE(pos),
-          lastOffset: data.readBigInt64LE(pos + 8),
-          logAppendTime: data.readBigInt64LE(pos + 16),
-          logStartOffset: data.readBigInt64LE(pos + 24),
-        });
-      } else {
-        const code = codeOfStatus(e.b);
-        const msg = data.toString('utf8', e.pos, e.pos + e.len);
-        this.settle(p, code === 'CORRUPT_RECORD' ? new CorruptRecordError(msg) : errorFromWire(code, msg), null);
-      }
-    }
-    comp.release();
-  }
-
-  private settle(p: PendingAppend, err: Error | null, r: AppendResult | null): void {
-    const g = p.group;
-    if (g === null) {
-      if (err) p.reject(err);
-      else p.resolve(r as AppendResult);
-      return;
-    }
-    if (g.done) return;
-    if (err) {
-      g.done = true;
-      g.reject(err);
-      return;
-    }
-    if (!g.first) g.first = r;
-    g.last = r;
-    if (--g.remaining === 0) {
-      g.done = true;
-      const first = g.first as AppendResult;
-      const last = g.last as AppendResult;
-      g.resolve({ baseOffset: first.baseOffset, lastOffset: last.lastOffset, logAppendTime: last.logAppendTime, logStartOffset: last.logStartOffset });
-    }
-  }
-
-  private expire(now: number): void {
-    for (const [id, p] of this.pending) {
-      if (p.deadline <= now) {
-        this.pending.delete(id);
-        this.settle(p, new SluiceError('TIMEOUT', 'append was not acknowledged in time (it may still be written)'), null);
-      }
-    }
-  }
-
-  /** Resolves when every queued and pending append has completed (or `timeoutMs` passed). */
-  async quiesce(timeoutMs: number): Promise<void> {
-    const end = performance.now() + timeoutMs;
-    while (this.inFlight > 0 && !this.failure && performance.now() < end) {
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-
-  async terminate(): Promise<void> {
-    if (!this.exited) await this.worker.terminate();
-  }
-}
-
 interface PartitionHandle {
   topic: TopicState;
   partition: number;
@@ -515,6 +136,8 @@ interface PartitionHandle {
   state: PartitionSharedState;
   reader: PartitionReader;
   dir: string;
+  /** Leader and leader epoch, from the topic metadata when the partition was opened. */
+  leadership: PartitionLeadership;
 }
 
 interface TopicState {
@@ -536,7 +159,7 @@ export class SluiceEngine {
   private readonly ringBytes: number;
   private readonly logger: Logger | undefined;
   private readonly clockFn: () => Millis;
-  private readonly store: TopicStore;
+  private readonly store: TopicMetadataStore;
   private readonly producerIds: ProducerIdManager;
   private readonly slots = new SlotAllocator();
   private readonly topics = new Map<string, TopicState>();
@@ -572,8 +195,8 @@ export class SluiceEngine {
     this.logger = options.logger;
     const clock = options.clock;
     this.clockFn = clock ? () => clock.now() : systemClock;
-    this.store = new TopicStore(this.dataDir);
-    this.producerIds = new ProducerIdManager(this.store.metaDir);
+    this.store = options.topicStore ?? new LocalTopicStore(this.dataDir);
+    this.producerIds = options.producerIds ?? new LocalProducerIdManager(join(this.dataDir, 'meta'));
   }
 
   /** Creates an engine and opens it. */
@@ -686,7 +309,7 @@ export class SluiceEngine {
       }
       const configs = { ...(options.configs ?? {}) };
       const config = parseLogConfig(configs, this.baseConfig);
-      const record: TopicRecord = { name, topicId: TopicStore.newTopicId(), partitions, configs, internal: options.internal === true };
+      const record: TopicRecord = { name, topicId: randomUUID(), partitions, configs, internal: options.internal === true };
       await this.store.save(record);
       const t: TopicState = { record, config, partitions: [] };
       this.topics.set(name, t);
@@ -716,7 +339,7 @@ export class SluiceEngine {
           if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
         }
       }
-      await fsyncDir(this.dataDir).catch(() => undefined);
+      await fsyncDirAsync(this.dataDir).catch(() => undefined);
       await this.store.remove(name);
       await Promise.all(doomed.map((d) => rm(d, { recursive: true, force: true })));
       this.logger?.info({ topic: name }, 'topic deleted');
@@ -838,12 +461,14 @@ export class SluiceEngine {
 
   /**
    * Reads whole batches from `offset`, in this thread (zero-copy slices of the mapped segments). Reads stop
-   * at the high watermark (read_uncommitted) or the last stable offset (read_committed).
+   * at the high watermark (read_uncommitted) or the last stable offset (read_committed); with `toLogEnd`, at
+   * the log end (a replica's fetch).
    */
   read(topic: string, partition: number, offset: bigint, options: SluiceReadOptions): ReadResult {
     if (this.state !== 'open') throw this.notOpen();
     const p = this.partitionHandle(topic, partition);
-    const limit = options.isolation === 'read_committed' ? p.state.lastStableOffset : p.state.highWatermark;
+    const limit =
+      options.toLogEnd === true ? p.state.logEndOffset : options.isolation === 'read_committed' ? p.state.lastStableOffset : p.state.highWatermark;
     const maxOffset = options.maxOffset !== undefined && options.maxOffset < limit ? options.maxOffset : limit;
     return p.reader.read(offset, { maxBytes: options.maxBytes, maxOffset });
   }
@@ -874,6 +499,12 @@ export class SluiceEngine {
   /** Long polls (`waitForData`, `waitForAny`) in progress: what the `sluice_long_poll_waiters` gauge shows. */
   liveWaiters(): number {
     return this.waits.size;
+  }
+
+  /** Who leads a partition and in which leader epoch (a single node: itself, node 0, epoch 0). */
+  leadership(topic: string, partition: number): PartitionLeadership {
+    this.ensureOpen();
+    return this.partitionHandle(topic, partition).leadership;
   }
 
   /** Log start, end, high watermark and last stable offset, from shared memory (no round trip). */
@@ -961,9 +592,21 @@ export class SluiceEngine {
     const owner = this.ownerFor(t.record.name, partition);
     const { slot, buffer, index } = this.slots.allocate();
     const dir = join(this.dataDir, `${t.record.name}-${partition}`);
-    await owner.request({ op: 'open', slot, topic: t.record.name, partition, dir, config: t.config, stateBuffer: buffer, stateIndex: index });
+    const leadership = this.store.leadership(t.record.name, partition);
+    await owner.request({
+      op: 'open',
+      slot,
+      topic: t.record.name,
+      partition,
+      dir,
+      config: t.config,
+      leaderEpoch: leadership.leaderEpoch,
+      acksAllRelease: SINGLE_NODE_ACKS_ALL_RELEASE,
+      stateBuffer: buffer,
+      stateIndex: index,
+    });
     const state = new PartitionSharedState(buffer, index, this.watchBuffer);
-    t.partitions[partition] = { topic: t, partition, slot, owner, state, reader: new PartitionReader(dir, state), dir };
+    t.partitions[partition] = { topic: t, partition, slot, owner, state, reader: new PartitionReader(dir, state), dir, leadership };
   }
 
   private async removeDeletedDirs(): Promise<void> {
@@ -992,7 +635,7 @@ export class SluiceEngine {
       logEndOffset: p.state.logEndOffset,
       highWatermark: p.state.highWatermark,
       sizeBytes: sizes.get(p.partition) ?? 0,
-      leader: 0,
+      leader: p.leadership.leader,
     }));
     return {
       name: t.record.name,

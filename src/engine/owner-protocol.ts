@@ -23,8 +23,12 @@ export const STATUS_OK = 0;
 /** Bytes of a successful completion's payload. */
 export const COMPLETION_OK_BYTES = 32;
 
-/** Every code, in a fixed order, so a completion can carry it as a small integer. */
-export const ERROR_CODES: readonly SluiceErrorCode[] = [
+/**
+ * Every code, in a fixed order, so a completion can carry it as a small integer (1 + its index). Checked
+ * below to hold the whole union: a code added to SluiceErrorCode and not here fails to compile (rather than
+ * crossing from the owner as STORAGE).
+ */
+export const ERROR_CODES = [
   'CORRUPT_RECORD',
   'UNSUPPORTED_COMPRESSION',
   'RECORD_TOO_LARGE',
@@ -35,17 +39,25 @@ export const ERROR_CODES: readonly SluiceErrorCode[] = [
   'INVALID_CONFIG',
   'OFFSET_OUT_OF_RANGE',
   'OUT_OF_ORDER_SEQUENCE',
-  'DUPLICATE_SEQUENCE',
   'INVALID_PRODUCER_EPOCH',
   'UNKNOWN_PRODUCER_ID',
   'CLOSED',
   'STORAGE',
   'INVALID_ARGUMENT',
   'TIMEOUT',
-];
+  'INVALID_RECORD',
+  'INVALID_TIMESTAMP',
+  'INVALID_TXN_STATE',
+  'NOT_ENOUGH_REPLICAS',
+] as const satisfies readonly SluiceErrorCode[];
+
+/** `true` only when ERROR_CODES lists every SluiceErrorCode; otherwise the type names the missing ones. */
+type MissingErrorCodes = Exclude<SluiceErrorCode, (typeof ERROR_CODES)[number]>;
+const EVERY_CODE_HAS_A_STATUS: [MissingErrorCodes] extends [never] ? true : MissingErrorCodes = true;
+void EVERY_CODE_HAS_A_STATUS;
 
 export function statusOf(code: SluiceErrorCode): number {
-  const i = ERROR_CODES.indexOf(code);
+  const i = (ERROR_CODES as readonly SluiceErrorCode[]).indexOf(code);
   return i < 0 ? 1 + ERROR_CODES.indexOf('STORAGE') : 1 + i;
 }
 
@@ -85,6 +97,13 @@ export interface OwnerInit {
   onCorruption: CorruptionPolicy;
 }
 
+/**
+ * When the owner releases a partition's acks=all completions: 'flushed' = after the flush decision that ends
+ * each burst (durable as the topic's flush policy asks; a single node is its own in-sync replica set). A
+ * replicated partition will release them once the in-sync replicas' high watermark passes them.
+ */
+export type AcksAllRelease = 'flushed';
+
 export interface OpenPartitionRequest {
   op: 'open';
   slot: number;
@@ -92,6 +111,9 @@ export interface OpenPartitionRequest {
   partition: number;
   dir: string;
   config: LogConfig;
+  /** The epoch appended batches are stamped with (the partition's leadership). */
+  leaderEpoch: number;
+  acksAllRelease: AcksAllRelease;
   stateBuffer: SharedArrayBuffer;
   stateIndex: number;
 }

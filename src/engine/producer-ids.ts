@@ -1,14 +1,15 @@
 /**
- * Producer id allocation, persisted under `<dataDir>/meta/`:
+ * The local kind of producer id allocation, persisted under `<dataDir>/meta/`:
  *   producer-ids.json       { "nextBlockStart": "<n>" } — ids are handed out from reserved blocks; the block
  *                           is persisted (fsync'd) before any id in it is used, so ids never repeat after a crash.
  *   transactional-ids.json  { "<transactionalId>": { "producerId": "<n>", "epoch": <e> } } — stable id per
  *                           transactional id; the epoch bumps on every init (fencing older instances).
  */
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
-import { writeFileAtomic } from './topic-store.js';
+import { writeFileAtomicAsync } from '../storage/files.js';
+import type { ProducerIdManager } from './metadata.js';
 import type { ProducerIdAndEpoch } from './types.js';
 
 const BLOCK_SIZE = 1000n;
@@ -28,7 +29,7 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-export class ProducerIdManager {
+export class LocalProducerIdManager implements ProducerIdManager {
   private readonly idsFile: string;
   private readonly txnFile: string;
   private next = 0n;
@@ -43,6 +44,7 @@ export class ProducerIdManager {
   }
 
   async load(): Promise<void> {
+    await mkdir(this.metaDir, { recursive: true });
     const ids = (await readJson(this.idsFile)) as { nextBlockStart?: string } | undefined;
     this.persistedNext = ids?.nextBlockStart ? BigInt(ids.nextBlockStart) : 0n;
     this.next = this.blockEnd = this.persistedNext;
@@ -69,7 +71,7 @@ export class ProducerIdManager {
     nextMap.set(transactionalId, entry);
     const body: Record<string, { producerId: string; epoch: number }> = {};
     for (const [k, v] of nextMap) body[k] = { producerId: v.producerId.toString(), epoch: v.epoch };
-    await writeFileAtomic(this.txnFile, JSON.stringify(body), this.metaDir);
+    await writeFileAtomicAsync(this.txnFile, JSON.stringify(body));
     this.txn.set(transactionalId, entry);
     return { producerId: entry.producerId, producerEpoch: entry.epoch };
   }
@@ -77,7 +79,7 @@ export class ProducerIdManager {
   private async allocate(): Promise<bigint> {
     if (this.next >= this.blockEnd) {
       const end = this.persistedNext + BLOCK_SIZE;
-      await writeFileAtomic(this.idsFile, JSON.stringify({ nextBlockStart: end.toString() }), this.metaDir);
+      await writeFileAtomicAsync(this.idsFile, JSON.stringify({ nextBlockStart: end.toString() }));
       this.next = this.persistedNext;
       this.blockEnd = this.persistedNext = end;
     }

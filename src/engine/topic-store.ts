@@ -1,21 +1,12 @@
 /**
- * Topic metadata under `<dataDir>/meta/topics/<name>.json`, one file per topic, each replaced atomically
- * (write tmp + fsync + rename + fsync dir) so a crash leaves either the old or the new record.
+ * The local kind of topic metadata: `<dataDir>/meta/topics/<name>.json`, one file per topic, each replaced
+ * atomically (write tmp + fsync + rename + fsync dir) so a crash leaves either the old or the new record.
  */
-import { randomUUID } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SluiceError } from '../errors.js';
-
-/** What is persisted for each topic. */
-export interface TopicRecord {
-  name: string;
-  topicId: string;
-  partitions: number;
-  /** Overrides by Kafka config name. */
-  configs: Record<string, string>;
-  internal: boolean;
-}
+import { fsyncDirAsync, writeFileAtomicAsync } from '../storage/files.js';
+import type { PartitionLeadership, TopicMetadataStore, TopicRecord } from './metadata.js';
 
 const MAX_TOPIC_NAME = 249;
 const LEGAL = /^[a-zA-Z0-9._-]+$/;
@@ -32,34 +23,10 @@ export function validateTopicName(name: unknown): asserts name is string {
   }
 }
 
-/** Writes `data` to `file` atomically and durably. */
-export async function writeFileAtomic(file: string, data: string | Buffer, dir: string): Promise<void> {
-  const tmp = `${file}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, file);
-  await fsyncDir(dir);
-}
+/** A single node leads every partition, in epoch 0. */
+const LOCAL_LEADERSHIP: PartitionLeadership = Object.freeze({ leader: 0, leaderEpoch: 0 });
 
-/** fsyncs a directory (makes renames durable); filesystems that refuse it are tolerated. */
-export async function fsyncDir(dir: string): Promise<void> {
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EBADF') throw e;
-  } finally {
-    await dh.close();
-  }
-}
-
-export class TopicStore {
+export class LocalTopicStore implements TopicMetadataStore {
   readonly metaDir: string;
   private readonly topicsDir: string;
 
@@ -99,15 +66,15 @@ export class TopicStore {
 
   async save(r: TopicRecord): Promise<void> {
     const body = JSON.stringify({ name: r.name, topicId: r.topicId, partitions: r.partitions, configs: r.configs, internal: r.internal }, null, 1);
-    await writeFileAtomic(join(this.topicsDir, `${r.name}.json`), body, this.topicsDir);
+    await writeFileAtomicAsync(join(this.topicsDir, `${r.name}.json`), body);
   }
 
   async remove(name: string): Promise<void> {
     await rm(join(this.topicsDir, `${name}.json`), { force: true });
-    await fsyncDir(this.topicsDir);
+    await fsyncDirAsync(this.topicsDir);
   }
 
-  static newTopicId(): string {
-    return randomUUID();
+  leadership(): PartitionLeadership {
+    return LOCAL_LEADERSHIP;
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { ReadResult, TimestampOffset } from '../storage/types.js';
 import type { CorruptionPolicy } from '../storage/recovery.js';
+import type { ProducerIdManager, TopicMetadataStore } from './metadata.js';
 
 /** ms since the epoch. */
 export type Millis = number;
@@ -47,6 +48,10 @@ export interface SluiceOptions {
    * fails the open with the file and byte; 'truncate' keeps the data before it and deletes the rest.
    */
   onCorruption?: CorruptionPolicy;
+  /** Where topic records live. Default: files under `<dataDir>/meta/topics/` (`LocalTopicStore`). */
+  topicStore?: TopicMetadataStore;
+  /** Where producer ids come from. Default: files under `<dataDir>/meta/` (`LocalProducerIdManager`). */
+  producerIds?: ProducerIdManager;
 }
 
 /**
@@ -74,7 +79,7 @@ export interface PartitionDescription {
   logEndOffset: bigint;
   highWatermark: bigint;
   sizeBytes: number;
-  /** Always 0 on a single node; the broker id of the leader in a cluster. */
+  /** The partition's leader (its metadata's): 0 on a single node; the broker id of the leader in a cluster. */
   leader: number;
 }
 
@@ -114,8 +119,10 @@ export interface SluiceReadOptions {
   /** Soft limit: at least one whole batch is returned even if larger. */
   maxBytes: number;
   isolation?: IsolationLevel;
-  /** Stop before this offset (never beyond the high watermark / last stable offset). */
+  /** Stop before this offset (never beyond the high watermark / last stable offset, or the log end with `toLogEnd`). */
   maxOffset?: bigint;
+  /** Read up to the log end instead of the high watermark, whatever the isolation (a replica's fetch). Default false. */
+  toLogEnd?: boolean;
 }
 
 /** One partition of `waitForAny`: ready when its high watermark or log start passes `offset`. */

@@ -1,5 +1,9 @@
-/** File names inside a partition directory and small crash-safe helpers. */
+/**
+ * File names inside a partition directory and small crash-safe helpers: synchronous for the owner threads,
+ * with `...Async` variants for the engine thread's metadata files (its event loop must not block on fsync).
+ */
 import * as fs from 'node:fs';
+import { open as openAsync, rename as renameAsync } from 'node:fs/promises';
 import * as path from 'node:path';
 
 export const LOG_SUFFIX = '.log';
@@ -119,6 +123,36 @@ export function writeFileAtomic(file: string, content: string): void {
   }
   fs.renameSync(tmp, file);
   fsyncDir(path.dirname(file));
+}
+
+/**
+ * fsyncs a directory (makes renames durable). File systems that refuse fsync on a directory (EINVAL, EISDIR,
+ * EBADF) are tolerated; any other failure is thrown, unlike `fsyncDir`.
+ */
+export async function fsyncDirAsync(dir: string): Promise<void> {
+  const dh = await openAsync(dir, 'r');
+  try {
+    await dh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EBADF') throw e;
+  } finally {
+    await dh.close();
+  }
+}
+
+/** `writeFileAtomic` off the thread: temp file, fsync, rename, fsync of the directory. */
+export async function writeFileAtomicAsync(file: string, data: string | Buffer): Promise<void> {
+  const tmp = `${file}.tmp`;
+  const fh = await openAsync(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await renameAsync(tmp, file);
+  await fsyncDirAsync(path.dirname(file));
 }
 
 export function unlinkIfExists(file: string): boolean {

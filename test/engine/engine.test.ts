@@ -264,3 +264,25 @@ test('deleteRecords moves the log start; listOffset by timestamp', async () => {
     cleanup();
   }
 });
+
+test('read: toLogEnd reads to the log end; leadership comes from the topic metadata (one node: 0, epoch 0)', async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const s = await Sluice.open({ dataDir: dir, owners: 1 });
+    try {
+      await s.createTopic('t', { partitions: 2 });
+      await s.append('t', 1, batchOf('a', 3), { acks: 1 });
+      const o = s.offsets('t', 1);
+      const r = s.read('t', 1, 0n, { maxBytes: 1 << 20, toLogEnd: true });
+      assert.equal(r.nextOffset, o.logEndOffset);
+      assert.deepEqual(values(r.records), ['a-0', 'a-1', 'a-2']);
+      assert.deepEqual(s.leadership('t', 0), { leader: 0, leaderEpoch: 0 });
+      assert.equal((await s.describeTopic('t')).partitions[1]?.leader, 0);
+      await rejectsWith(() => s.leadership('t', 2), 'UNKNOWN_TOPIC_OR_PARTITION');
+    } finally {
+      await s.close();
+    }
+  } finally {
+    cleanup();
+  }
+});

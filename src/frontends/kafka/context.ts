@@ -6,7 +6,7 @@ import { KafkaErrors } from '../../kafka-protocol/error-codes.js';
 import { isSluiceError } from '../../errors.js';
 import { BATCH_LENGTH_OFFSET, LOG_OVERHEAD, RECORD_COUNT_OFFSET } from '../../record/batch-header.js';
 import type { Logger } from '../../engine/types.js';
-import type { SluiceEngine as Sluice } from '../../engine/engine.js';
+import type { SluiceEngine } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
 import type { RequestHeader } from '../../kafka-protocol/generated/index.js';
@@ -72,7 +72,7 @@ export interface BrokerObserver {
 }
 
 export interface BrokerContext {
-  readonly engine: Sluice;
+  readonly engine: SluiceEngine;
   readonly offsets: OffsetsStore;
   readonly groups: GroupCoordinator;
   readonly logger: Logger;
@@ -135,7 +135,7 @@ export function isUnknownTopic(err: unknown): boolean {
 export class TopicIdCache {
   private readonly byName = new Map<string, string>();
   private readonly byId = new Map<string, string>();
-  constructor(private readonly engine: Sluice) {}
+  constructor(private readonly engine: SluiceEngine) {}
 
   /** The id of an existing topic (describes it on a miss). */
   async idOf(name: string): Promise<string> {

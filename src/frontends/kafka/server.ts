@@ -8,7 +8,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../engine/types.js';
-import type { SluiceEngine as Sluice } from '../../engine/engine.js';
+import type { SluiceEngine } from '../../engine/engine.js';
 import { OffsetsStore } from '../../coordinator/offsets-store.js';
 import { GroupCoordinator, type GroupCoordinatorOptions } from '../../coordinator/group-coordinator.js';
 import { Connection, type ConnectionCloseCause } from './connection.js';
@@ -20,7 +20,7 @@ export type { BrokerObserver, KafkaServerMetrics } from './context.js';
 export type { ConnectionCloseCause } from './connection.js';
 
 export interface KafkaServerOptions {
-  engine: Sluice;
+  engine: SluiceEngine;
   /** Interface to listen on. Default '0.0.0.0'. */
   host?: string;
   /** Port to listen on; 0 picks a free one. Default 9092. */

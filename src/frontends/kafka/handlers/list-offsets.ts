@@ -41,7 +41,7 @@ export async function handleListOffsets(ctx: BrokerContext, req: ListOffsetsRequ
               errorCode: 0,
               timestamp: found.timestamp,
               offset: found.offset,
-              leaderEpoch: found.offset >= 0n ? 0 : -1,
+              leaderEpoch: found.offset >= 0n ? ctx.engine.leadership(t.name, p.partitionIndex).leaderEpoch : -1,
             };
           } catch (err) {
             return {

@@ -76,7 +76,7 @@ async function describeForMetadata(ctx: BrokerContext, name: string, withIds: bo
         errorCode: 0,
         partitionIndex: p,
         leaderId: ctx.brokerId,
-        leaderEpoch: 0,
+        leaderEpoch: ctx.engine.leadership(name, p).leaderEpoch,
         replicaNodes: [ctx.brokerId],
         isrNodes: [ctx.brokerId],
         offlineReplicas: [],

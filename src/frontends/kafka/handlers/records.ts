@@ -1,4 +1,4 @@
-/** DeleteRecords (move the log start offset) and OffsetForLeaderEpoch (one node: every batch is epoch 0). */
+/** DeleteRecords (move the log start offset) and OffsetForLeaderEpoch (one node: every batch is in the partition's one epoch). */
 import type {
   DeleteRecordsRequest,
   DeleteRecordsResponseInput,
@@ -46,11 +46,13 @@ export async function handleOffsetForLeaderEpoch(
         const fail = (errorCode: number) => ({ errorCode, partition: p.partition, leaderEpoch: -1, endOffset: -1n });
         try {
           const o = ctx.engine.offsets(t.topic, p.partition);
-          // currentLeaderEpoch (v2+) -1 means "not checked"; the only epoch here is 0.
-          if (v >= 2 && p.currentLeaderEpoch > 0) return fail(ErrorCode.UNKNOWN_LEADER_EPOCH);
+          // The partition has had one leader epoch, its current one.
+          const epoch = ctx.engine.leadership(t.topic, p.partition).leaderEpoch;
+          // currentLeaderEpoch (v2+) -1 means "not checked".
+          if (v >= 2 && p.currentLeaderEpoch > epoch) return fail(ErrorCode.UNKNOWN_LEADER_EPOCH);
           // An epoch newer than ours has no end offset (UNDEFINED_EPOCH_OFFSET).
-          if (p.leaderEpoch > 0) return { errorCode: 0, partition: p.partition, leaderEpoch: -1, endOffset: -1n };
-          return { errorCode: 0, partition: p.partition, leaderEpoch: 0, endOffset: o.logEndOffset };
+          if (p.leaderEpoch > epoch) return { errorCode: 0, partition: p.partition, leaderEpoch: -1, endOffset: -1n };
+          return { errorCode: 0, partition: p.partition, leaderEpoch: epoch, endOffset: o.logEndOffset };
         } catch (err) {
           return fail(errorCodeOf(err));
         }
