@@ -1,25 +1,27 @@
-/** Test helpers: a real engine in a temp dir behind a real Kafka broker on 127.0.0.1, and kafkajs clients. */
+/** Test helpers: a real node (engine in a temp dir, Kafka broker on 127.0.0.1) assembled in-process, and kafkajs clients. */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type KafkaConfig } from 'kafkajs';
-import { Sluice } from '../../src/sluice.js';
-import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../../src/frontends/kafka/server.js';
+import type { SluiceEngine } from '../../src/engine/engine.js';
+import type { KafkaServer } from '../../src/frontends/kafka/server.js';
+import { startNode, type KafkaListenerOptions, type SluiceNode } from '../../src/node/node.js';
 import type { Logger } from '../../src/engine/types.js';
 
 export interface Broker {
   dir: string;
-  engine: Sluice;
+  node: SluiceNode;
+  engine: SluiceEngine;
   server: KafkaServer;
   port: number;
   warnings: { obj: object; msg?: string }[];
   kafka(config?: Partial<KafkaConfig>): Kafka;
-  /** Closes server and engine, then opens both again on the same data dir and port. */
+  /** Closes the node, then starts it again on the same data dir and port. */
   restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
-export type BrokerOptions = Partial<Omit<KafkaServerOptions, 'engine'>>;
+export type BrokerOptions = Partial<KafkaListenerOptions>;
 
 export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
   const dir = await mkdtemp(join(tmpdir(), 'sluice-kafka-'));
@@ -30,33 +32,22 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
     warn: (obj, msg) => warnings.push({ obj, msg }),
     error: (obj, msg) => warnings.push({ obj, msg }),
   };
-  const open = async (port: number) => {
-    const engine = await Sluice.open({ dataDir: dir, owners: 2 });
-    try {
-      const server = await startKafkaServer({
-        engine,
-        host: '127.0.0.1',
-        port,
-        brokerId: 0,
-        autoCreateTopics: true,
-        defaultPartitions: 1,
-        offsetsTopicPartitions: 4,
-        logger,
-        groupOptions: { initialRebalanceDelayMs: 50, minSessionTimeoutMs: 1000 },
-        ...opts,
-      });
-      return { engine, server };
-    } catch (err) {
-      await engine.close();
-      throw err;
-    }
-  };
-  let { engine, server } = await open(0);
+  const open = (port: number): Promise<SluiceNode> =>
+    startNode({
+      engine: { dataDir: dir, owners: 2 },
+      logger,
+      brokerId: 0,
+      offsetsTopicPartitions: 4,
+      groups: { initialRebalanceDelayMs: 50, minSessionTimeoutMs: 1000 },
+      kafka: { host: '127.0.0.1', port, autoCreateTopics: true, defaultPartitions: 1, ...opts },
+    });
+  const node = await open(0);
   const b: Broker = {
     dir,
-    engine,
-    server,
-    port: server.address.port,
+    node,
+    engine: node.engine,
+    server: node.kafka!,
+    port: node.kafka!.address.port,
     warnings,
     kafka(config = {}) {
       return new Kafka({
@@ -68,15 +59,13 @@ export async function startBroker(opts: BrokerOptions = {}): Promise<Broker> {
       });
     },
     async restart() {
-      await b.server.close();
-      await b.engine.close();
-      ({ engine, server } = await open(b.port));
-      b.engine = engine;
-      b.server = server;
+      await b.node.close();
+      b.node = await open(b.port);
+      b.engine = b.node.engine;
+      b.server = b.node.kafka!;
     },
     async stop() {
-      await b.server.close();
-      if (b.engine.isOpen) await b.engine.close();
+      await b.node.close();
       await rm(dir, { recursive: true, force: true });
     },
   };

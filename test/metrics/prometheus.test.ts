@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { Sluice } from '../../src/sluice.js';
-import { startKafkaServer, type KafkaServer } from '../../src/frontends/kafka/server.js';
+import type { KafkaServer } from '../../src/frontends/kafka/server.js';
+import { startNode, type SluiceNode } from '../../src/node/node.js';
 import type { OffsetsStore } from '../../src/coordinator/offsets-store.js';
 import { configFromEnv, resolveBrokerConfig } from '../../src/cli/broker-config.js';
 import { createMetrics, startMetricsServer, type MetricsServer, type SluiceMetrics } from '../../src/metrics/prometheus.js';
@@ -24,6 +25,7 @@ const OWNERS = 2;
 let dir: string;
 let engine: Sluice;
 let store: OffsetsStore;
+let node: SluiceNode;
 let server: KafkaServer;
 let metrics: SluiceMetrics;
 let http: MetricsServer;
@@ -34,13 +36,13 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-metrics-'));
   engine = await Sluice.open({ dataDir: dir, owners: OWNERS, offsetsTopicPartitions: 4 });
   store = await engine.offsetsStore();
-  server = await startKafkaServer({
+  node = await startNode({
     engine,
-    host: '127.0.0.1',
-    port: 0,
     offsetsStore: store,
-    groupOptions: { initialRebalanceDelayMs: 50, minSessionTimeoutMs: 1000 },
+    groups: { initialRebalanceDelayMs: 50, minSessionTimeoutMs: 1000 },
+    kafka: { host: '127.0.0.1', port: 0 },
   });
+  server = node.kafka!;
   metrics = createMetrics({ engine, server, offsetsStore: store });
   http = await startMetricsServer({ metrics, port: 0 });
   await engine.createTopic(FLUSHED, { partitions: 3, configs: { 'flush.messages': '1' } });
@@ -53,7 +55,7 @@ before(async () => {
 after(async () => {
   await producer?.disconnect();
   await http?.close();
-  await server?.close();
+  await node?.close();
   await engine?.close();
   await rm(dir, { recursive: true, force: true });
 });
