@@ -12,9 +12,10 @@ import type { GroupCoordinator } from '../coordinator/group-coordinator.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../frontends/kafka/server.js';
 import type { MetricsServer, SluiceMetrics } from '../metrics/prometheus.js';
 import { createGroupCoordinator, groupConfigEntries, openOffsetsStore, type GroupSettings } from './groups.js';
+import { NodeObservers, type FrontendCounters, type NodeObserver, type ObservedNode } from './observer.js';
 
 /** The Kafka listener's settings (what the node builds is handed to it). */
-export type KafkaListenerOptions = Omit<KafkaServerOptions, 'engine' | 'offsetsStore' | 'coordinator' | 'brokerId' | 'clusterId' | 'logger'>;
+export type KafkaListenerOptions = Omit<KafkaServerOptions, 'engine' | 'offsetsStore' | 'coordinator' | 'brokerId' | 'clusterId' | 'logger' | 'observers'>;
 
 export interface NodeOptions {
   /** An open engine (its opener closes it, after the node), or the options to open one (the node closes it). */
@@ -49,7 +50,7 @@ function defaultClusterId(dataDir: string): string {
   return createHash('sha256').update(`sluice:${dataDir}`).digest('base64url').slice(0, 22);
 }
 
-export class SluiceNode {
+export class SluiceNode implements ObservedNode {
   private closed: Promise<void> | null = null;
 
   private constructor(
@@ -63,8 +64,16 @@ export class SluiceNode {
     /** The Prometheus endpoint, when the node was given a metrics port. */
     readonly metricsServer: MetricsServer | null,
     private readonly metrics: SluiceMetrics | null,
+    private readonly observers: NodeObservers,
+    /** The counters of each running frontend. */
+    readonly frontends: readonly FrontendCounters[],
     private readonly owns: { engine: boolean; offsets: boolean },
   ) {}
+
+  /** Adds callbacks every frontend reports into (requests, produced and fetched data); returns their remover. */
+  observe(observer: NodeObserver): () => void {
+    return this.observers.add(observer);
+  }
 
   /** Starts each part in order; if one fails, the ones already started are closed and the error is thrown. */
   static async start(options: NodeOptions): Promise<SluiceNode> {
@@ -86,6 +95,7 @@ export class SluiceNode {
       const groupSettings = options.groups ?? {};
       const groups = createGroupCoordinator(engine, offsets, groupSettings, logger);
       undo.push(() => groups.close());
+      const observers = new NodeObservers();
       let kafka: KafkaServer | null = null;
       if (options.kafka !== undefined) {
         const listener = options.kafka;
@@ -97,21 +107,24 @@ export class SluiceNode {
           brokerId,
           clusterId,
           brokerConfig: { ...groupConfigEntries(groupSettings), ...listener.brokerConfig },
+          observers: observers.list,
           logger,
         });
         const started = kafka;
         undo.push(() => started.close());
       }
+      const frontends: FrontendCounters[] = kafka !== null ? [kafka.metrics] : [];
       let metrics: SluiceMetrics | null = null;
       let metricsServer: MetricsServer | null = null;
       if (options.metrics !== undefined) {
         // prom-client is loaded only by a node that exports metrics.
         const { createMetrics, startMetricsServer } = await import('../metrics/prometheus.js');
-        metrics = createMetrics(kafka !== null ? { engine, server: kafka, offsetsStore: offsets } : { engine, offsetsStore: offsets });
+        const node: ObservedNode = { observe: (o) => observers.add(o), frontends };
+        metrics = createMetrics({ engine, node, offsetsStore: offsets });
         metricsServer = await startMetricsServer({ metrics, host: options.metrics.host, port: options.metrics.port, logger });
         logger.info({ url: metricsServer.url }, 'prometheus metrics available');
       }
-      return new SluiceNode(engine, brokerId, clusterId, offsets, groups, kafka, metricsServer, metrics, {
+      return new SluiceNode(engine, brokerId, clusterId, offsets, groups, kafka, metricsServer, metrics, observers, frontends, {
         engine: given === null,
         offsets: options.offsetsStore === undefined,
       });

@@ -43,7 +43,7 @@ before(async () => {
     kafka: { host: '127.0.0.1', port: 0 },
   });
   server = node.kafka!;
-  metrics = createMetrics({ engine, server, offsetsStore: store });
+  metrics = createMetrics({ engine, node, offsetsStore: store });
   http = await startMetricsServer({ metrics, port: 0 });
   await engine.createTopic(FLUSHED, { partitions: 3, configs: { 'flush.messages': '1' } });
   await engine.createTopic(PLAIN, { partitions: 2 });
@@ -194,7 +194,7 @@ test('the endpoint answers /metrics only; registries are per instance; close() s
   await res.text();
 
   // A second exporter in the same process: its own registry, no "already registered" clash.
-  const second = createMetrics({ engine, server, offsetsStore: store });
+  const second = createMetrics({ engine, node, offsetsStore: store });
   const produceRequests = async (m: SluiceMetrics): Promise<number> => new Scrape(parseMetrics(await m.scrape())).valueOr0('sluice_requests_total', { api: 'Produce' });
   await produce(PLAIN, [1], 1, 'before-close');
   const sent = await produceRequests(metrics);

@@ -64,6 +64,8 @@ export interface KafkaServerOptions {
   logger?: Logger;
   /** Broker settings by Kafka name, as configured (reported by DescribeConfigs for the broker resource). */
   brokerConfig?: Record<string, string>;
+  /** The node's observers, which this frontend reports into (a live list). Default: a list of its own. */
+  observers?: BrokerObserver[];
 }
 
 export interface KafkaServer {
@@ -159,7 +161,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     socketRequestMaxBytes: maxRequestBytes,
     brokerConfigs,
     topicIds: new TopicIdCache(engine),
-    observers: [],
+    observers: options.observers ?? [],
   };
   const dispatch = createDispatcher(ctx);
   let closing = false;
