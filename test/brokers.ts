@@ -168,7 +168,7 @@ export async function spawnSluiceStart(args: readonly string[], env: NodeJS.Proc
   const ready = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`sluice start printed no ready line within 30 s\nstdout: ${out}\nstderr: ${err}`));
+      reject(new Error(`broker did not start: no ready line within 30 s\nstdout: ${out}\nstderr: ${err}`));
     }, 30_000);
     child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       out += d;
@@ -179,7 +179,7 @@ export async function spawnSluiceStart(args: readonly string[], env: NodeJS.Proc
     });
     void exited.then((code) => {
       clearTimeout(timer);
-      reject(new Error(`sluice start exited with ${code} before listening\nstdout: ${out}\nstderr: ${err}`));
+      reject(new Error(`broker exited with ${code} before its ready line\nstdout: ${out}\nstderr: ${err}`));
     });
   });
   let stopping: Promise<{ code: number | null; stderr: string }> | undefined;
