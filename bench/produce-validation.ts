@@ -17,7 +17,7 @@ import { validateBatch } from '../src/record/batch-header.js';
 import { encodeBatch } from '../src/record/batch.js';
 import { CompressionType } from '../src/record/batch-header.js';
 import { validateProducedBatch, type ProduceRules } from '../src/record/validate.js';
-import { startSluice } from '../test/clients/helpers.js';
+import { startSluice } from '../test/brokers.js';
 import { fmtRate, median, now, tempDir } from './lib.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);

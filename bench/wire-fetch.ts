@@ -18,7 +18,7 @@
 import { fork } from 'node:child_process';
 import { createServer, connect as netConnect, type Server } from 'node:net';
 import { Sluice } from '../src/sluice.js';
-import { startKafkaServer } from '../src/frontends/kafka/server.js';
+import { startNode } from '../src/node/node.js';
 import { Connection } from '../src/kafka-client/connection.js';
 import { BATCH_HEADER_SIZE, BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD } from '../src/record/batch-header.js';
 import { encodeBatch } from '../src/record/batch.js';
@@ -226,7 +226,8 @@ async function main(): Promise<void> {
   const rounds = arg('rounds', 3);
   const dir = tempDir('wire-fetch');
   const engine = await Sluice.open({ dataDir: dir.path });
-  const server = await startKafkaServer({ engine, host: '127.0.0.1', port: 0, autoCreateTopics: false });
+  const node = await startNode({ engine, kafka: { host: '127.0.0.1', port: 0, autoCreateTopics: false } });
+  const server = node.kafka!;
   let plain: Server | null = null;
   try {
     await engine.createTopic(TOPIC, { partitions });
@@ -281,7 +282,7 @@ async function main(): Promise<void> {
     console.log(`fill: ${fmtBytesRate((totalBytes / fillMs) * 1000)} via engine.append; node ${process.version}`);
   } finally {
     await new Promise<void>((resolve) => (plain ? plain.close(() => resolve()) : resolve()));
-    await server.close();
+    await node.close();
     await engine.close();
     dir.cleanup();
   }

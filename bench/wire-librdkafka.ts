@@ -14,7 +14,7 @@
  */
 import { summarize } from '../src/cli/commands/perf.js';
 import { performance } from 'node:perf_hooks';
-import { startSluice, type SluiceProcess } from '../test/clients/helpers.js';
+import { startSluice, type SluiceProcess } from '../test/brokers.js';
 import { connect, disconnect, loadBinding, metadata, type RdConfig, type RdConsumer, type RdDeliveryReport, type RdMessage, type RdModule, type RdProducer } from '../test/clients/rdkafka.js';
 import { fmtRate } from './lib.js';
 

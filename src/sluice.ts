@@ -6,7 +6,8 @@ import { SluiceEngine } from './engine/engine.js';
 import type { CommittedOffset, OffsetCommitEntry, SluiceOptions } from './engine/types.js';
 import { Producer, type ProducerOptions } from './client/producer.js';
 import { Consumer, type ConsumerOptions } from './client/consumer.js';
-import { OffsetsStore } from './coordinator/offsets-store.js';
+import type { OffsetsStore } from './coordinator/offsets-store.js';
+import { openOffsetsStore } from './node/groups.js';
 import type { TopicPartition } from './coordinator/types.js';
 
 export class Sluice extends SluiceEngine {
@@ -22,7 +23,7 @@ export class Sluice extends SluiceEngine {
 
   /** The committed-offsets store, opened on first use (which creates `__consumer_offsets`, as Kafka does). */
   offsetsStore(): Promise<OffsetsStore> {
-    this.offsetsStorePromise ??= OffsetsStore.open(this, this.offsetsTopicPartitions !== undefined ? { partitions: this.offsetsTopicPartitions } : {});
+    this.offsetsStorePromise ??= openOffsetsStore(this, this.offsetsTopicPartitions);
     return this.offsetsStorePromise;
   }
 

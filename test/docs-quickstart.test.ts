@@ -28,7 +28,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { REPO_ROOT, SLUICE_BIN, deadPort } from './cli/cli-helpers.js';
+import { REPO_ROOT, SLUICE_BIN } from './cli/cli-helpers.js';
+import { deadPort } from './brokers.js';
 
 const DOC = join(REPO_ROOT, 'docs', 'quickstart.md');
 const CTRL_C = '<!-- quickstart-test: ctrl-c -->';

@@ -4,7 +4,6 @@ import pino from 'pino';
 import type { CommandDef } from './command.js';
 import { UsageError } from './command.js';
 import { KAFKA_KEYS_WITHOUT_EFFECT, configFromEnv, readPropertiesFile, resolveBrokerConfig } from './broker-config.js';
-import type { MetricsServer } from '../metrics/prometheus.js';
 
 export const startCommand: CommandDef = {
   name: 'start',
@@ -70,29 +69,28 @@ export const startCommand: CommandDef = {
       logger.warn({ listeners: cfg.unservedListeners }, `serving one listener; not serving ${cfg.unservedListeners.join(', ')}`);
     }
 
-    const { Sluice } = await import('../sluice.js');
-    const { startKafkaServer } = await import('../frontends/kafka/server.js');
-    const engine = await Sluice.open({
-      dataDir,
-      owners: cfg.ownerThreads,
-      ringBytes: cfg.ringBytes,
-      topicDefaults: cfg.topicDefaults,
-      defaultPartitions: cfg.defaultPartitions,
-      maintenanceIntervalMs: cfg.maintenanceIntervalMs,
-      producerIdExpirationMs: cfg.producerIdExpirationMs,
-      offsetsTopicPartitions: cfg.offsetsTopicPartitions,
-      onCorruption: cfg.onCorruption,
+    const { startNode } = await import('../node/node.js');
+    const node = await startNode({
+      engine: {
+        dataDir,
+        owners: cfg.ownerThreads,
+        ringBytes: cfg.ringBytes,
+        topicDefaults: cfg.topicDefaults,
+        defaultPartitions: cfg.defaultPartitions,
+        maintenanceIntervalMs: cfg.maintenanceIntervalMs,
+        producerIdExpirationMs: cfg.producerIdExpirationMs,
+        onCorruption: cfg.onCorruption,
+        logger,
+      },
       logger,
-    });
-    let server;
-    try {
-      server = await startKafkaServer({
-        engine,
+      brokerId: cfg.brokerId,
+      offsetsTopicPartitions: cfg.offsetsTopicPartitions,
+      groups: cfg.group,
+      kafka: {
         host: cfg.host,
         port: cfg.port,
         advertisedHost: cfg.advertisedHost,
         ...(cfg.advertisedPort !== null ? { advertisedPort: cfg.advertisedPort } : {}),
-        brokerId: cfg.brokerId,
         autoCreateTopics: cfg.autoCreateTopics,
         defaultPartitions: cfg.defaultPartitions,
         socketRequestMaxBytes: cfg.socketRequestMaxBytes,
@@ -101,30 +99,11 @@ export const startCommand: CommandDef = {
         requestReadTimeoutMs: cfg.requestReadTimeoutMs,
         maxConnections: cfg.maxConnections,
         maxConnectionsPerIp: cfg.maxConnectionsPerIp,
-        offsetsTopicPartitions: cfg.offsetsTopicPartitions,
         brokerConfig: cfg.entries,
-        groupOptions: cfg.group,
-        offsetsStore: await engine.offsetsStore(),
-        logger,
-      });
-    } catch (e) {
-      await engine.close();
-      throw e;
-    }
-    let metricsServer: MetricsServer | null = null;
-    if (cfg.metricsPort !== null) {
-      try {
-        const { createMetrics, startMetricsServer } = await import('../metrics/prometheus.js');
-        const metrics = createMetrics({ engine, server, offsetsStore: await engine.offsetsStore() });
-        metricsServer = await startMetricsServer({ metrics, host: cfg.host, port: cfg.metricsPort, logger });
-        logger.info({ url: metricsServer.url }, 'prometheus metrics available');
-      } catch (e) {
-        await server.close();
-        await engine.close();
-        throw e;
-      }
-    }
-    const { host: boundHost, port: boundPort } = server.address;
+      },
+      ...(cfg.metricsPort !== null ? { metrics: { host: cfg.host, port: cfg.metricsPort } } : {}),
+    });
+    const { host: boundHost, port: boundPort } = node.kafka!.address;
     stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir})\n`);
 
     return await new Promise<number>((resolveExit) => {
@@ -135,9 +114,7 @@ export const startCommand: CommandDef = {
         logger.info({ signal }, 'shutting down');
         void (async () => {
           try {
-            await metricsServer?.close();
-            await server.close();
-            await engine.close();
+            await node.close();
             logger.info({}, 'stopped cleanly');
             resolveExit(0);
           } catch (e) {

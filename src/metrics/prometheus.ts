@@ -2,7 +2,8 @@
  * Prometheus metrics for a Sluice broker (`sluice start --metrics-port`), with prom-client.
  *
  * Everything lives in a dedicated Registry (several brokers in one process do not clash). Counters fed by
- * the request path (requests, per-topic bytes and records) come from the broker's observer callbacks and
+ * the request path (requests, per-topic bytes and records) come from the node's observer callbacks (every
+ * frontend reports into them; connection counters are summed over the node's frontends) and
  * cost a few map updates per request; everything that reads state (offsets, sizes, lag, ring occupancy,
  * owner fsync timings) is computed at scrape time in `collect()`, so appends pay nothing for it.
  * The metric names are listed in docs/architecture.md ("Metrics").
@@ -14,15 +15,15 @@ import type { SluiceEngine } from '../engine/engine.js';
 import type { Logger, TopicDescription } from '../engine/types.js';
 import { FLUSH_BUCKETS_SECONDS, type OwnerStats } from '../engine/owner-stats.js';
 import type { OffsetsStore } from '../coordinator/offsets-store.js';
-import type { BrokerObserver, KafkaServer } from '../frontends/kafka/server.js';
+import type { FrontendCounters, NodeObserver, ObservedNode } from '../node/observer.js';
 
 /** Upper bounds of the request latency buckets, in seconds (Fetch long polls land in the top ones). */
 export const REQUEST_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 export interface MetricsSources {
   engine: SluiceEngine;
-  /** The Kafka broker: request and per-topic traffic metrics come from it. */
-  server?: KafkaServer;
+  /** The node: request, per-topic traffic and connection metrics come from its frontends. */
+  node?: ObservedNode;
   /** The committed-offsets store the broker uses: consumer group lag is computed from it. */
   offsetsStore?: Pick<OffsetsStore, 'listGroups' | 'entries'>;
   /** Include prom-client's default process metrics (CPU, memory, event loop lag, GC). Default true. */
@@ -34,7 +35,7 @@ export interface SluiceMetrics {
   /** The text exposition format of every metric (what `GET /metrics` answers). */
   scrape(): Promise<string>;
   readonly contentType: string;
-  /** Stops observing the broker (the registry keeps answering with what it has). */
+  /** Stops observing the node (the registry keeps answering with what it has). */
   close(): void;
 }
 
@@ -97,14 +98,14 @@ class ExternalHistogram extends Histogram<string> {
   }
 }
 
-/** Creates the registry and every Sluice metric; hooks into the broker when one is given. */
+/** Creates the registry and every Sluice metric; observes the node when one is given. */
 export function createMetrics(sources: MetricsSources): SluiceMetrics {
-  const { engine, server, offsetsStore } = sources;
+  const { engine, node, offsetsStore } = sources;
   const registry = new Registry();
   if (sources.processMetrics !== false) collectDefaultMetrics({ register: registry });
   const registers = [registry];
 
-  // ---------------------------------------------------------------- broker traffic (observer callbacks)
+  // ---------------------------------------------------------------- node traffic (observer callbacks)
   const traffic = new Map<string, TopicTraffic>();
   const trafficOf = (topic: string): TopicTraffic => {
     let t = traffic.get(topic);
@@ -122,7 +123,7 @@ export function createMetrics(sources: MetricsSources): SluiceMetrics {
     buckets: [...REQUEST_BUCKETS_SECONDS],
     registers,
   });
-  const observer: BrokerObserver = {
+  const observer: NodeObserver = {
     request(api, seconds) {
       requests.inc({ api });
       requestSeconds.observe({ api }, seconds);
@@ -138,7 +139,7 @@ export function createMetrics(sources: MetricsSources): SluiceMetrics {
       t.recordsOut += records;
     },
   };
-  const unobserve = server?.observe(observer) ?? null;
+  const unobserve = node?.observe(observer) ?? null;
 
   /** Per-topic counters are plain numbers updated by the observer and copied out at scrape time. */
   const trafficCounter = (name: string, help: string, field: keyof TopicTraffic): void => {
@@ -157,22 +158,23 @@ export function createMetrics(sources: MetricsSources): SluiceMetrics {
       },
     });
   };
-  if (server) {
+  if (node) {
     trafficCounter('sluice_topic_bytes_in_total', 'Record batch bytes appended through Produce, by topic.', 'bytesIn');
     trafficCounter('sluice_topic_records_in_total', 'Records appended through Produce, by topic.', 'recordsIn');
     trafficCounter('sluice_topic_bytes_out_total', 'Record batch bytes sent in Fetch responses, by topic.', 'bytesOut');
     trafficCounter('sluice_topic_records_out_total', 'Records sent in Fetch responses, by topic (whole batches: may include records before the fetch offset).', 'recordsOut');
-    const m = server.metrics;
-    const fromServer = (name: string, help: string, read: () => number, kind: 'counter' | 'gauge'): void => {
+    const frontends = node.frontends;
+    const sum = (field: Exclude<keyof FrontendCounters, 'connectionsClosed'>) => (): number => frontends.reduce((n, f) => n + f[field], 0);
+    const fromFrontends = (name: string, help: string, read: () => number, kind: 'counter' | 'gauge'): void => {
       if (kind === 'counter') {
         new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
       } else {
         new Gauge({ name, help, registers, collect() { this.set(read()); } });
       }
     };
-    fromServer('sluice_connections_open', 'Client connections currently open.', () => m.connectionsOpen, 'gauge');
-    fromServer('sluice_connections_accepted_total', 'Client connections accepted.', () => m.connectionsAccepted, 'counter');
-    fromServer('sluice_protocol_errors_total', 'Connections closed for a protocol violation (bad or oversized frame, unknown API, malformed request).', () => m.protocolErrors, 'counter');
+    fromFrontends('sluice_connections_open', 'Client connections currently open.', sum('connectionsOpen'), 'gauge');
+    fromFrontends('sluice_connections_accepted_total', 'Client connections accepted.', sum('connectionsAccepted'), 'counter');
+    fromFrontends('sluice_protocol_errors_total', 'Connections closed for a protocol violation (bad or oversized frame, unknown API, malformed request).', sum('protocolErrors'), 'counter');
     new Counter({
       name: 'sluice_connections_closed_total',
       help: 'Connections the broker closed or refused on its own, by cause (protocol_error, request_timeout, idle, max_connections, max_connections_per_ip, acks0_produce_failed, server_error).',
@@ -180,10 +182,10 @@ export function createMetrics(sources: MetricsSources): SluiceMetrics {
       registers,
       collect() {
         this.reset();
-        for (const [cause, n] of Object.entries(m.connectionsClosed)) this.inc({ cause }, n);
+        for (const f of frontends) for (const [cause, n] of Object.entries(f.connectionsClosed)) this.inc({ cause }, n);
       },
     });
-    fromServer('sluice_fetch_bytes_copied_total', 'Record bytes copied in JS on the fetch path (0 when every slice went to the socket by reference).', () => m.fetchBytesCopied, 'counter');
+    fromFrontends('sluice_fetch_bytes_copied_total', 'Record bytes copied in JS on the fetch path (0 when every slice went to the socket by reference).', sum('fetchBytesCopied'), 'counter');
   }
 
   new Gauge({

@@ -10,7 +10,8 @@ import { KafkaClient } from '../../src/kafka-client/index.js';
 import { decodeBatches, encodeBatch } from '../../src/record/batch.js';
 import { DEFAULT_LOG_CONFIG } from '../../src/storage/config.js';
 import { PartitionLog } from '../../src/storage/partition-log.js';
-import { REPO_ROOT, runSluice, startTestBroker } from './cli-helpers.js';
+import { REPO_ROOT, runSluice } from './cli-helpers.js';
+import { startTestBroker } from '../brokers.js';
 
 const value = (n: number): string => `${String(n).padStart(6, '0')}:`.padEnd(200, 'x');
 

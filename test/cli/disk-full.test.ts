@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import type { Admin as GroupAdmin } from '@platformatic/kafka';
-import { startTestBroker, type TestBroker } from './cli-helpers.js';
+import { startTestBroker, type TestBroker } from '../brokers.js';
 import { nodeAtLeast } from '../clients/helpers.js';
 
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;

@@ -1,7 +1,7 @@
 /** `sluice groups ...` against a real `sluice start` broker. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startTestBroker, type TestBroker } from './cli-helpers.js';
+import { startTestBroker, type TestBroker } from '../brokers.js';
 
 let broker: TestBroker;
 before(async () => {

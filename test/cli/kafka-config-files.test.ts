@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, deadPort, runSluice, spawnSluiceStart } from './cli-helpers.js';
+import { REPO_ROOT, runSluice } from './cli-helpers.js';
+import { deadPort, spawnSluiceStart } from '../brokers.js';
 
 const CONFIGS = join(REPO_ROOT, 'test', 'cli', 'kafka-configs');
 

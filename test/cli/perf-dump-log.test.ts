@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runSluice, startTestBroker, type TestBroker } from './cli-helpers.js';
+import { runSluice } from './cli-helpers.js';
+import { startTestBroker, type TestBroker } from '../brokers.js';
 
 let broker: TestBroker;
 let tmp: string;

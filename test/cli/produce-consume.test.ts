@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { partitionForKey } from '../../src/client/partitioner.js';
-import { startTestBroker, type TestBroker } from './cli-helpers.js';
+import { startTestBroker, type TestBroker } from '../brokers.js';
 
 let broker: TestBroker;
 let tmp: string;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { KafkaClient } from '../../src/kafka-client/index.js';
 import { decodeBatches } from '../../src/record/batch.js';
-import { startTestBroker } from './cli-helpers.js';
+import { startTestBroker } from '../brokers.js';
 
 const value = (n: number): string => `${String(n).padStart(6, '0')}:`.padEnd(200, 'x');
 

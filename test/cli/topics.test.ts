@@ -1,7 +1,8 @@
 /** `sluice topics ...` and the CLI-wide error behaviour, against a real `sluice start` broker. */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { deadPort, runSluice, startTestBroker, type TestBroker } from './cli-helpers.js';
+import { runSluice } from './cli-helpers.js';
+import { deadPort, startTestBroker, type TestBroker } from '../brokers.js';
 
 let broker: TestBroker;
 before(async () => {

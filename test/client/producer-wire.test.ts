@@ -9,7 +9,7 @@ import { KafkaProduceTarget, producerErrorOf } from '../../src/kafka-client/prod
 import { KafkaErrors } from '../../src/kafka-protocol/error-codes.js';
 import { decodeBatches } from '../../src/record/batch.js';
 import type { DecodedBatch } from '../../src/record/types.js';
-import { startBroker, type Broker } from '../kafka/helpers.js';
+import { startBroker, type Broker } from '../brokers.js';
 
 function batchesOf(b: Broker, topic: string, partition: number): DecodedBatch[] {
   const r = b.engine.read(topic, partition, 0n, { maxBytes: 1 << 20 });

@@ -1,23 +1,13 @@
 /**
- * Helpers for the real-client tests: a Sluice broker started with the real `sluice start` command as a child
- * process (free port, temp data dir, small group timeouts), a way to run external tools, and a reader of the
- * batches the engine stored, opened on the data dir after the broker has stopped.
+ * Helpers for the real-client tests (their broker, the real `sluice start` process, is `startSluice` in
+ * test/brokers.ts): a way to run external tools, and a reader of the batches the engine stored, opened on the
+ * data dir after the broker has stopped.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve, sep } from 'node:path';
-import { createServer } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { spawn, spawnSync } from 'node:child_process';
 import { Sluice } from '../../src/sluice.js';
 import { forEachBatch, decodeBatch } from '../../src/record/batch.js';
 import type { BatchHeader } from '../../src/record/batch-header.js';
 import type { DecodedBatch } from '../../src/record/types.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** Compiled tests run from dist/test/clients, dev tests (tsx) from test/clients. */
-const compiled = here.includes(`${sep}dist${sep}test${sep}`);
-export const repoRoot = compiled ? resolve(here, '../../..') : resolve(here, '../..');
 
 export const INSTALL_HINT = 'run scripts/install-test-deps.sh';
 
@@ -34,130 +24,6 @@ export function skipUnlessRequired(reason: string | false, what: string): string
   }
   console.log(`# SKIP ${what}: ${reason}`);
   return reason;
-}
-
-/** Broker settings for tests: immediate first rebalance, short sessions allowed, few offsets partitions. */
-export const TEST_BROKER_CONFIG: Readonly<Record<string, string>> = {
-  'group.initial.rebalance.delay.ms': '0',
-  'group.min.session.timeout.ms': '500',
-  'offsets.topic.num.partitions': '4',
-  'num.partitions': '1',
-  'sluice.owner.threads': '2',
-};
-
-export interface SluiceProcess {
-  host: string;
-  port: number;
-  /** host:port for bootstrap.servers / kcat -b. */
-  bootstrap: string;
-  dataDir: string;
-  child: ChildProcess;
-  /** What the broker wrote to stderr so far (its log), for failure messages. */
-  log(): string;
-  /** SIGTERM and wait for a clean exit; resolves to the exit code. Idempotent. */
-  stop(): Promise<number | null>;
-  /** stop() and remove the temp dir. */
-  cleanup(): Promise<void>;
-}
-
-export interface StartOptions {
-  /** Extra or overriding broker properties (Kafka key names). */
-  config?: Record<string, string>;
-  logLevel?: string;
-}
-
-/** A TCP port that was free on 127.0.0.1 a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-/**
- * Starts `sluice start --port <free port>` as a child process and resolves when it prints its listening line.
- * From dist (CI) it runs bin/sluice.js, the installed command; under tsx it runs the CLI's source.
- * (A free port is picked here rather than `--port 0`, because with port 0 the broker advertises port 0 in
- * Metadata; retried if another process takes the port first.)
- */
-export async function startSluice(opts: StartOptions = {}): Promise<SluiceProcess> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await startSluiceOn(await freePort(), opts);
-    } catch (e) {
-      if (attempt >= 3 || !(e instanceof Error) || !/EADDRINUSE/.test(e.message)) throw e;
-    }
-  }
-}
-
-async function startSluiceOn(port: number, opts: StartOptions): Promise<SluiceProcess> {
-  const tmp = await mkdtemp(join(tmpdir(), 'sluice-clients-'));
-  const dataDir = join(tmp, 'data');
-  const configFile = join(tmp, 'broker.properties');
-  const config = { ...TEST_BROKER_CONFIG, ...opts.config };
-  await writeFile(configFile, Object.entries(config).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-  const cli = compiled ? [join(repoRoot, 'bin', 'sluice.js')] : ['--import', 'tsx', join(repoRoot, 'src', 'cli', 'sluice.ts')];
-  const args = [...cli, 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, '--config', configFile, '--log-level', opts.logLevel ?? 'warn'];
-  // Unknown SLUICE_* variables refuse to start, and a developer's own ones must not leak into tests.
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('SLUICE_')) env[k] = v;
-  const child = spawn(process.execPath, args, { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let stdout = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
-    stderr += d;
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-  });
-  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
-  const ready = await new Promise<{ host: string; port: number }>((res, rej) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      rej(new Error(`sluice start printed no listening line within 30 s\nstdout: ${stdout}\nstderr: ${stderr}`));
-    }, 30_000);
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      stdout += d;
-      const m = /sluice: listening on (\S+):(\d+) /.exec(stdout);
-      if (m) {
-        clearTimeout(timer);
-        res({ host: m[1]!, port: Number(m[2]) });
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timer);
-      rej(new Error(`sluice start exited with ${code} before listening\nstdout: ${stdout}\nstderr: ${stderr}`));
-    });
-  });
-  let stopping: Promise<number | null> | undefined;
-  const proc: SluiceProcess = {
-    ...ready,
-    bootstrap: `${ready.host}:${ready.port}`,
-    dataDir,
-    child,
-    log: () => stderr,
-    stop() {
-      if (!stopping) {
-        stopping = (async () => {
-          if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-          const code = await exited;
-          clearTimeout(timer);
-          return code;
-        })();
-      }
-      return stopping;
-    },
-    async cleanup() {
-      await proc.stop();
-      await rm(tmp, { recursive: true, force: true });
-    },
-  };
-  return proc;
 }
 
 export interface RunResult {

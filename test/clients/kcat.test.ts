@@ -7,7 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
 import { CompressionType, compressionOf } from '../../src/record/batch-header.js';
-import { INSTALL_HINT, commandVersion, skipUnlessRequired, readStoredBatches, run, startSluice, type SluiceProcess } from './helpers.js';
+import { INSTALL_HINT, commandVersion, skipUnlessRequired, readStoredBatches, run } from './helpers.js';
+import { startSluice, type SluiceProcess } from '../brokers.js';
 
 const version = commandVersion('kcat');
 const skip = skipUnlessRequired(version === null ? `kcat not installed; ${INSTALL_HINT}` : false, 'kcat tests');

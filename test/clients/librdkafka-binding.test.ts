@@ -5,7 +5,8 @@
  */
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { skipUnlessRequired, startSluice, waitFor, type SluiceProcess } from './helpers.js';
+import { skipUnlessRequired, waitFor } from './helpers.js';
+import { startSluice, type SluiceProcess } from '../brokers.js';
 import { connect, createTopic, disconnect, exitIfStuck, flush, loadBinding, metadata, type RdConsumer, type RdDeliveryReport, type RdMessage, type RdProducer } from './rdkafka.js';
 
 const binding = loadBinding();

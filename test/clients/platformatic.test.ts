@@ -6,7 +6,8 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { tracingChannel } from 'node:diagnostics_channel';
-import { nodeAtLeast, skipUnlessRequired, startSluice, waitFor, type SluiceProcess } from './helpers.js';
+import { nodeAtLeast, skipUnlessRequired, waitFor } from './helpers.js';
+import { startSluice, type SluiceProcess } from '../brokers.js';
 
 type Pk = typeof import('@platformatic/kafka');
 

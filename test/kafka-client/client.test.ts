@@ -17,7 +17,7 @@ import {
 } from '../../src/kafka-client/index.js';
 import { encodeBatch } from '../../src/record/batch.js';
 import { CompressionType } from '../../src/record/batch-header.js';
-import { deadPort, startTestBroker, type TestBroker } from '../cli/cli-helpers.js';
+import { deadPort, startTestBroker, type TestBroker } from '../brokers.js';
 
 let broker: TestBroker;
 let client: KafkaClient;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import kafkajs from 'kafkajs';
 import { encodeBatch } from '../../src/record/batch.js';
 import { RawClient, decodeResponse, requestFrame } from './raw.js';
-import { startBroker, type Broker } from './helpers.js';
+import { startBroker, type Broker } from '../brokers.js';
 
 const { ConfigResourceTypes } = kafkajs;
 

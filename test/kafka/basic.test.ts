@@ -2,7 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompressionTypes, type EachMessagePayload } from 'kafkajs';
-import { startBroker, waitFor, type Broker } from './helpers.js';
+import { waitFor } from './helpers.js';
+import { startBroker, type Broker } from '../brokers.js';
 
 let b: Broker;
 before(async () => {

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { resolveBrokerConfig } from '../../src/cli/broker-config.js';
-import { startTestBroker, type TestBroker } from '../cli/cli-helpers.js';
+import { startTestBroker, type TestBroker } from '../brokers.js';
 import { encodeBatch } from '../../src/record/batch.js';
 import { RawClient, decodeResponse, requestFrame } from './raw.js';
 

@@ -5,7 +5,7 @@ import { resolve } from 'node:path';
 import { encodeBatch } from '../../src/record/batch.js';
 import { Connection } from '../../src/kafka-client/connection.js';
 import { KafkaClient } from '../../src/kafka-client/client.js';
-import { startBroker, type Broker } from './helpers.js';
+import { startBroker, type Broker } from '../brokers.js';
 
 let b: Broker;
 let conn: Connection;

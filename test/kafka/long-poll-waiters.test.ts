@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeBatch } from '../../src/record/batch.js';
 import { Sluice } from '../../src/sluice.js';
-import { deadPort, startTestBroker, type TestBroker } from '../cli/cli-helpers.js';
+import { deadPort, startTestBroker, type TestBroker } from '../brokers.js';
 import { Scrape } from '../metrics/scrape.js';
 import { RawClient, decodeResponse, requestFrame } from './raw.js';
 

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Kafka, logLevel } from 'kafkajs';
-import { startSluice } from '../clients/helpers.js';
+import { startSluice } from '../brokers.js';
 
 test('kafkajs acks=-1 gets NOT_ENOUGH_REPLICAS when min.insync.replicas (broker default or topic) is above 1', { timeout: 60_000 }, async () => {
   const b = await startSluice({ config: { 'min.insync.replicas': '2' } });

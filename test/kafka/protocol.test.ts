@@ -9,7 +9,7 @@ import { encodeBatch } from '../../src/record/batch.js';
 import type { ApiTypes, ServedApiName } from '../../src/kafka-protocol/generated/index.js';
 import { SERVED_VERSIONS } from '../../src/frontends/kafka/versions.js';
 import { RawClient, decodeResponse, requestFrame } from './raw.js';
-import { startBroker, type Broker } from './helpers.js';
+import { startBroker, type Broker } from '../brokers.js';
 
 let b: Broker;
 before(async () => {

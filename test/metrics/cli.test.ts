@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { deadPort, runSluice, spawnSluiceStart } from '../cli/cli-helpers.js';
+import { runSluice } from '../cli/cli-helpers.js';
+import { deadPort, spawnSluiceStart } from '../brokers.js';
 import { Scrape } from './scrape.js';
 
 test('sluice start --metrics-port serves Prometheus metrics; the ready line is unchanged; SIGTERM stops both', async () => {

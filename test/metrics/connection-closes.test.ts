@@ -7,7 +7,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
-import { deadPort, startTestBroker, type TestBroker } from '../cli/cli-helpers.js';
+import { deadPort, startTestBroker, type TestBroker } from '../brokers.js';
 import { RawClient, requestFrame } from '../kafka/raw.js';
 import { Scrape } from './scrape.js';
 

@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel, type Producer } from 'kafkajs';
 import { Sluice } from '../../src/sluice.js';
-import { startKafkaServer, type KafkaServer } from '../../src/frontends/kafka/server.js';
+import type { KafkaServer } from '../../src/frontends/kafka/server.js';
+import { startNode, type SluiceNode } from '../../src/node/node.js';
 import type { OffsetsStore } from '../../src/coordinator/offsets-store.js';
 import { configFromEnv, resolveBrokerConfig } from '../../src/cli/broker-config.js';
 import { createMetrics, startMetricsServer, type MetricsServer, type SluiceMetrics } from '../../src/metrics/prometheus.js';
@@ -24,6 +25,7 @@ const OWNERS = 2;
 let dir: string;
 let engine: Sluice;
 let store: OffsetsStore;
+let node: SluiceNode;
 let server: KafkaServer;
 let metrics: SluiceMetrics;
 let http: MetricsServer;
@@ -34,14 +36,14 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sluice-metrics-'));
   engine = await Sluice.open({ dataDir: dir, owners: OWNERS, offsetsTopicPartitions: 4 });
   store = await engine.offsetsStore();
-  server = await startKafkaServer({
+  node = await startNode({
     engine,
-    host: '127.0.0.1',
-    port: 0,
     offsetsStore: store,
-    groupOptions: { initialRebalanceDelayMs: 50, minSessionTimeoutMs: 1000 },
+    groups: { initialRebalanceDelayMs: 50, minSessionTimeoutMs: 1000 },
+    kafka: { host: '127.0.0.1', port: 0 },
   });
-  metrics = createMetrics({ engine, server, offsetsStore: store });
+  server = node.kafka!;
+  metrics = createMetrics({ engine, node, offsetsStore: store });
   http = await startMetricsServer({ metrics, port: 0 });
   await engine.createTopic(FLUSHED, { partitions: 3, configs: { 'flush.messages': '1' } });
   await engine.createTopic(PLAIN, { partitions: 2 });
@@ -53,7 +55,7 @@ before(async () => {
 after(async () => {
   await producer?.disconnect();
   await http?.close();
-  await server?.close();
+  await node?.close();
   await engine?.close();
   await rm(dir, { recursive: true, force: true });
 });
@@ -192,7 +194,7 @@ test('the endpoint answers /metrics only; registries are per instance; close() s
   await res.text();
 
   // A second exporter in the same process: its own registry, no "already registered" clash.
-  const second = createMetrics({ engine, server, offsetsStore: store });
+  const second = createMetrics({ engine, node, offsetsStore: store });
   const produceRequests = async (m: SluiceMetrics): Promise<number> => new Scrape(parseMetrics(await m.scrape())).valueOr0('sluice_requests_total', { api: 'Produce' });
   await produce(PLAIN, [1], 1, 'before-close');
   const sent = await produceRequests(metrics);

@@ -10,6 +10,7 @@ import type { SluiceEngine } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
 import type { RequestHeader } from '../../kafka-protocol/generated/index.js';
+import type { NodeObserver } from '../../node/observer.js';
 import type { Connection, ConnectionCloseCause } from './connection.js';
 
 /** Counters of the broker, readable at any time (`server.metrics`). */
@@ -58,18 +59,8 @@ export function countClose(m: KafkaServerMetrics, cause: ConnectionCloseCause): 
   if (cause === 'protocol_error') m.protocolErrors++;
 }
 
-/**
- * Callbacks for a metrics exporter (`server.observe`). They run synchronously on the request path: keep
- * them to a few counter updates.
- */
-export interface BrokerObserver {
-  /** A request was handled, from frame decode to encoded response (a Fetch long poll includes its wait). */
-  request?(api: string, seconds: number): void;
-  /** Produce: record batches of one partition were appended (bytes and records as the client sent them). */
-  produced?(topic: string, bytes: number, records: number): void;
-  /** Fetch: record batches of one partition went into a response. */
-  fetched?(topic: string, bytes: number, records: number): void;
-}
+/** What the Kafka frontend reports into, per request (`request`), per Produce partition (`produced`) and per Fetch partition (`fetched`). */
+export type BrokerObserver = NodeObserver;
 
 export interface BrokerContext {
   readonly engine: SluiceEngine;
@@ -88,7 +79,7 @@ export interface BrokerContext {
   readonly brokerConfigs: ReadonlyMap<string, string>;
   /** name ↔ topic id, for APIs that address topics by id (Metadata v10+, Fetch v13+, DeleteTopics v6+). */
   readonly topicIds: TopicIdCache;
-  /** Registered by `server.observe`; empty unless metrics are exported. */
+  /** The node's observers (or the server's own list); empty unless metrics are exported. */
   readonly observers: BrokerObserver[];
 }
 

@@ -1,16 +1,16 @@
 /**
- * The Kafka wire-protocol broker: a TCP server in front of one Sluice engine. Real Kafka clients connect
+ * The Kafka wire-protocol broker: a TCP server in front of one Sluice node. Real Kafka clients connect
  * to it as to a single-node cluster (this broker is the controller, the leader of every partition, and
- * the coordinator of every group).
+ * the coordinator of every group). The node (src/node/) builds the engine, offsets store and group
+ * coordinator and hands them over; this server only listens and answers.
  */
 import { closeSync, openSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
-import { createHash } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../engine/types.js';
 import type { SluiceEngine } from '../../engine/engine.js';
-import { OffsetsStore } from '../../coordinator/offsets-store.js';
-import { GroupCoordinator, type GroupCoordinatorOptions } from '../../coordinator/group-coordinator.js';
+import type { OffsetsStore } from '../../coordinator/offsets-store.js';
+import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
 import { Connection, type ConnectionCloseCause } from './connection.js';
 import { createDispatcher } from './dispatch.js';
 import { RequestMemoryPool } from './memory-pool.js';
@@ -21,6 +21,14 @@ export type { ConnectionCloseCause } from './connection.js';
 
 export interface KafkaServerOptions {
   engine: SluiceEngine;
+  /** The node's committed-offsets store (the node closes it, not the server). */
+  offsetsStore: OffsetsStore;
+  /** The node's group coordinator, built on `offsetsStore` (the node closes it, not the server). */
+  coordinator: GroupCoordinator;
+  /** broker.id / node.id. */
+  brokerId: number;
+  /** Cluster id reported in Metadata. */
+  clusterId: string;
   /** Interface to listen on. Default '0.0.0.0'. */
   host?: string;
   /** Port to listen on; 0 picks a free one. Default 9092. */
@@ -29,10 +37,6 @@ export interface KafkaServerOptions {
   advertisedHost?: string;
   /** Port clients are told to connect to. Default: the bound port. */
   advertisedPort?: number;
-  /** broker.id / node.id. Default 0. */
-  brokerId?: number;
-  /** Cluster id reported in Metadata. Default: derived from the engine's data directory (stable across restarts). */
-  clusterId?: string;
   /** auto.create.topics.enable. Default true. */
   autoCreateTopics?: boolean;
   /** num.partitions for auto-created topics and CreateTopics with -1. Default 1. */
@@ -58,16 +62,10 @@ export interface KafkaServerOptions {
   maxConnectionsPerIp?: number;
   /** pino-shaped logger. Default: silent. */
   logger?: Logger;
-  /** Group coordinator settings (group.initial.rebalance.delay.ms, session timeout bounds, ...). */
-  groupOptions?: Omit<GroupCoordinatorOptions, 'persistence' | 'logger'>;
-  /** offsets.topic.num.partitions when the broker creates `__consumer_offsets`. Default 50. */
-  offsetsTopicPartitions?: number;
   /** Broker settings by Kafka name, as configured (reported by DescribeConfigs for the broker resource). */
   brokerConfig?: Record<string, string>;
-  /** An offsets store opened by the caller (the broker then does not close it). */
-  offsetsStore?: OffsetsStore;
-  /** A group coordinator created by the caller (the broker then does not close it). */
-  coordinator?: GroupCoordinator;
+  /** The node's observers, which this frontend reports into (a live list). Default: a list of its own. */
+  observers?: BrokerObserver[];
 }
 
 export interface KafkaServer {
@@ -77,7 +75,7 @@ export interface KafkaServer {
   readonly metrics: KafkaServerMetrics;
   /** Adds per-request / per-topic callbacks (a metrics exporter); returns a function that removes them. */
   observe(observer: BrokerObserver): () => void;
-  /** Stops listening, closes every connection, and the coordinator/offsets store the broker created. Not the engine. */
+  /** Stops listening and closes every connection. Not the coordinator, the offsets store or the engine (the node's). */
   close(): Promise<void>;
 }
 
@@ -94,16 +92,11 @@ const SILENT: Logger = {
   error: () => undefined,
 };
 
-/** A Kafka-style cluster id (22 chars of base64url) derived from the data directory, so it survives restarts. */
-function defaultClusterId(dataDir: string): string {
-  return createHash('sha256').update(`sluice:${dataDir}`).digest('base64url').slice(0, 22);
-}
-
 export async function startKafkaServer(options: KafkaServerOptions): Promise<KafkaServer> {
   const engine = options.engine;
   const logger = options.logger ?? SILENT;
   const host = options.host ?? '0.0.0.0';
-  const brokerId = options.brokerId ?? 0;
+  const brokerId = options.brokerId;
   const maxRequestBytes = options.socketRequestMaxBytes ?? DEFAULT_MAX_REQUEST_BYTES;
   const idleMs = options.connectionsMaxIdleMs ?? DEFAULT_CONNECTIONS_MAX_IDLE_MS;
   const requestTimeoutMs = Math.min(options.requestReadTimeoutMs ?? DEFAULT_REQUEST_READ_TIMEOUT_MS, idleMs);
@@ -112,28 +105,8 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
   const pool = new RequestMemoryPool(options.queuedMaxRequestBytes ?? DEFAULT_QUEUED_MAX_REQUEST_BYTES);
   const defaultPartitions = options.defaultPartitions ?? 1;
   const autoCreateTopics = options.autoCreateTopics ?? true;
-  const ownsOffsets = options.offsetsStore === undefined;
-  const offsets =
-    options.offsetsStore ??
-    (await OffsetsStore.open(engine, options.offsetsTopicPartitions !== undefined ? { partitions: options.offsetsTopicPartitions } : {}));
-  const ownsGroups = options.coordinator === undefined;
-  let groups: GroupCoordinator;
-  try {
-    groups = options.coordinator ?? new GroupCoordinator({ ...options.groupOptions, persistence: offsets, logger, now: () => engine.now() });
-    if (ownsGroups) {
-      // Groups come back from __consumer_offsets as Empty with their generation; members rejoin.
-      for (const [groupId, value] of offsets.storedGroups()) {
-        try {
-          groups.loadGroup(groupId, value);
-        } catch (err) {
-          logger.warn({ err, groupId }, 'skipping unreadable group metadata record');
-        }
-      }
-    }
-  } catch (err) {
-    if (ownsOffsets) await offsets.close().catch(() => undefined);
-    throw err;
-  }
+  const offsets = options.offsetsStore;
+  const groups = options.coordinator;
 
   // allowHalfOpen: a client that sends FIN right after its requests still gets the answers, then we end.
   const server: Server = createServer({ noDelay: true, allowHalfOpen: true });
@@ -146,13 +119,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
       resolve();
     });
   });
-  try {
-    await listening;
-  } catch (err) {
-    if (ownsGroups) groups.close();
-    if (ownsOffsets) await offsets.close().catch(() => undefined);
-    throw err;
-  }
+  await listening;
   const bound = server.address();
   const boundPort = typeof bound === 'object' && bound !== null ? bound.port : (options.port ?? 9092);
   const boundHost = typeof bound === 'object' && bound !== null ? bound.address : host;
@@ -177,11 +144,6 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     ['offsets.topic.num.partitions', String(offsets.partitions)],
     ['offsets.topic.replication.factor', '1'],
   ]);
-  const g = options.groupOptions ?? {};
-  if (g.initialRebalanceDelayMs !== undefined) brokerConfigs.set('group.initial.rebalance.delay.ms', String(g.initialRebalanceDelayMs));
-  if (g.minSessionTimeoutMs !== undefined) brokerConfigs.set('group.min.session.timeout.ms', String(g.minSessionTimeoutMs));
-  if (g.maxSessionTimeoutMs !== undefined) brokerConfigs.set('group.max.session.timeout.ms', String(g.maxSessionTimeoutMs));
-
   for (const [k, v] of Object.entries(options.brokerConfig ?? {})) brokerConfigs.set(k, v);
 
   const ctx: BrokerContext = {
@@ -191,7 +153,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     logger,
     metrics,
     brokerId,
-    clusterId: options.clusterId ?? defaultClusterId(engine.dataDir),
+    clusterId: options.clusterId,
     advertisedHost,
     advertisedPort,
     autoCreateTopics,
@@ -199,7 +161,7 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
     socketRequestMaxBytes: maxRequestBytes,
     brokerConfigs,
     topicIds: new TopicIdCache(engine),
-    observers: [],
+    observers: options.observers ?? [],
   };
   const dispatch = createDispatcher(ctx);
   let closing = false;
@@ -312,8 +274,6 @@ export async function startKafkaServer(options: KafkaServerOptions): Promise<Kaf
         const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
         for (const c of [...connections]) c.destroy();
         await stopped;
-        if (ownsGroups) groups.close();
-        if (ownsOffsets) await offsets.close();
         logger.info({ port: boundPort }, 'kafka broker stopped');
       })();
       return closed;
