@@ -15,7 +15,7 @@ import type { SluiceEngine } from '../engine/engine.js';
 import type { Logger, TopicDescription } from '../engine/types.js';
 import { FLUSH_BUCKETS_SECONDS, type OwnerStats } from '../engine/owner-stats.js';
 import type { OffsetsStore } from '../coordinator/offsets-store.js';
-import type { FrontendCounters, NodeObserver, ObservedNode } from '../node/observer.js';
+import type { FrontendCounters, NodeObserver, ObservedNode } from '../frontends/observer.js';
 
 /** Upper bounds of the request latency buckets, in seconds (Fetch long polls land in the top ones). */
 export const REQUEST_BUCKETS_SECONDS: readonly number[] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];

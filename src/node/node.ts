@@ -12,7 +12,7 @@ import type { GroupCoordinator } from '../coordinator/group-coordinator.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../frontends/kafka/server.js';
 import type { MetricsServer, SluiceMetrics } from '../metrics/prometheus.js';
 import { createGroupCoordinator, groupConfigEntries, openOffsetsStore, type GroupSettings } from './groups.js';
-import { NodeObservers, type FrontendCounters, type NodeObserver, type ObservedNode } from './observer.js';
+import { NodeObservers, type FrontendCounters, type NodeObserver, type ObservedNode } from '../frontends/observer.js';
 
 /** The Kafka listener's settings (what the node builds is handed to it). */
 export type KafkaListenerOptions = Omit<KafkaServerOptions, 'engine' | 'offsetsStore' | 'coordinator' | 'brokerId' | 'clusterId' | 'logger' | 'observers'>;

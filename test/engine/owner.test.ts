@@ -80,10 +80,22 @@ function harness(dir: string) {
   };
 }
 
-test('owner: a burst appends every entry in order and completes it with its offsets', () => {
+type Harness = ReturnType<typeof harness>;
+
+/** Runs `fn` on a fresh owner over a temporary directory, closing both after. */
+function withOwner(fn: (h: Harness, dir: string) => void): void {
   const { dir, cleanup } = tempDir();
   const h = harness(dir);
   try {
+    fn(h, dir);
+  } finally {
+    h.owner.handle({ op: 'close' });
+    cleanup();
+  }
+}
+
+test('owner: a burst appends every entry in order and completes it with its offsets', () => {
+  withOwner((h) => {
     const s0 = h.open(0);
     const s1 = h.open(1);
     // entries of two partitions, interleaved: each partition's offsets follow its own order
@@ -104,16 +116,11 @@ test('owner: a burst appends every entry in order and completes it with its offs
     assert.equal(s0.logEndOffset, 6n);
     assert.equal(s0.highWatermark, 6n);
     assert.equal(s1.logEndOffset, 4n);
-  } finally {
-    h.owner.handle({ op: 'close' });
-    cleanup();
-  }
+  });
 });
 
 test('owner: acks=all completions are released after the burst, behind the acks=1 ones', () => {
-  const { dir, cleanup } = tempDir();
-  const h = harness(dir);
-  try {
+  withOwner((h) => {
     h.open(0);
     h.write(1, 0, ACKS_ALL, batchOf('a', 2));
     h.write(2, 0, ACKS_LEADER, batchOf('b', 2));
@@ -125,16 +132,11 @@ test('owner: acks=all completions are released after the burst, behind the acks=
         [1, 0n],
       ],
     );
-  } finally {
-    h.owner.handle({ op: 'close' });
-    cleanup();
-  }
+  });
 });
 
 test('owner: a retried idempotent batch is answered with its original offsets and not written again', () => {
-  const { dir, cleanup } = tempDir();
-  const h = harness(dir);
-  try {
+  withOwner((h) => {
     const s = h.open(0);
     const batch = (seq: number): Buffer => batchOf(`p${seq}`, 2, { producerId: 7n, producerEpoch: 0, baseSequence: seq });
     h.write(1, 0, ACKS_LEADER, batchOf('plain', 3));
@@ -157,16 +159,11 @@ test('owner: a retried idempotent batch is answered with its original offsets an
     assert.equal(c[4]?.reqId, 5);
     assert.equal(codeOfStatus(c[4]?.status ?? 0), 'OUT_OF_ORDER_SEQUENCE');
     assert.equal(s.logEndOffset, 7n);
-  } finally {
-    h.owner.handle({ op: 'close' });
-    cleanup();
-  }
+  });
 });
 
 test('owner: an entry for a slot the owner does not hold fails alone', () => {
-  const { dir, cleanup } = tempDir();
-  const h = harness(dir);
-  try {
+  withOwner((h) => {
     h.open(0);
     h.write(1, 3, ACKS_LEADER, batchOf('x', 1));
     h.write(2, 0, ACKS_LEADER, batchOf('y', 1));
@@ -175,16 +172,11 @@ test('owner: an entry for a slot the owner does not hold fails alone', () => {
     assert.equal(codeOfStatus(c[0]?.status ?? 0), 'UNKNOWN_TOPIC_OR_PARTITION');
     assert.match(c[0]?.message ?? '', /slot 3/);
     assert.deepEqual([c[1]?.reqId, c[1]?.status, c[1]?.base], [2, STATUS_OK, 0n]);
-  } finally {
-    h.owner.handle({ op: 'close' });
-    cleanup();
-  }
+  });
 });
 
 test('owner: appended batches carry the leader epoch the partition was opened with', () => {
-  const { dir, cleanup } = tempDir();
-  const h = harness(dir);
-  try {
+  withOwner((h, dir) => {
     const s = h.open(0, 7);
     h.write(1, 0, ACKS_LEADER, batchOf('grouped', 2)); // a write group
     h.write(2, 0, ACKS_LEADER, batchOf('idem', 1, { producerId: 3n, producerEpoch: 0, baseSequence: 0 })); // one by one
@@ -203,10 +195,7 @@ test('owner: appended batches carry the leader epoch the partition was opened wi
     } finally {
       reader.close();
     }
-  } finally {
-    h.owner.handle({ op: 'close' });
-    cleanup();
-  }
+  });
 });
 
 test('owner protocol: every error code crosses the completion ring as itself', () => {

@@ -10,7 +10,7 @@ import type { SluiceEngine } from '../../engine/engine.js';
 import type { OffsetsStore } from '../../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../../coordinator/group-coordinator.js';
 import type { RequestHeader } from '../../kafka-protocol/generated/index.js';
-import type { NodeObserver } from '../../node/observer.js';
+import type { NodeObserver } from '../observer.js';
 import type { Connection, ConnectionCloseCause } from './connection.js';
 
 /** Counters of the broker, readable at any time (`server.metrics`). */

@@ -1,7 +1,7 @@
 /**
  * What a node's frontends report, whatever their protocol: callbacks per request and per partition of data
  * moved, and connection counters. A metrics exporter observes the node through these, so every frontend is
- * counted the same way. (Only types and a list here: frontends and metrics import it without pulling in the node.)
+ * counted the same way. It sits beside the frontends, below the node and the metrics exporter, which both use it.
  */
 
 /**
