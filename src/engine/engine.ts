@@ -153,6 +153,8 @@ type EngineState = 'new' | 'opening' | 'open' | 'closing' | 'closed';
  * which adds the embedded producer, consumer and committed offsets; frontends need only this core.
  */
 export class SluiceEngine {
+  /** This node's id (broker.id); with the local topic store, the leader of every partition. */
+  readonly nodeId: number;
   readonly dataDir: string;
   private readonly options: SluiceOptions;
   private readonly ownerCount: number;
@@ -184,6 +186,10 @@ export class SluiceEngine {
       throw new SluiceError('INVALID_ARGUMENT', `owners must be an integer in [1, 256], got ${owners}`);
     }
     this.ownerCount = owners;
+    this.nodeId = options.nodeId ?? 0;
+    if (!Number.isInteger(this.nodeId) || this.nodeId < 0 || this.nodeId > 0x7fffffff) {
+      throw new SluiceError('INVALID_ARGUMENT', `nodeId must be an integer in [0, 2147483647], got ${this.nodeId}`);
+    }
     this.ringBytes = options.ringBytes ?? DEFAULT_RING_BYTES;
     if (!Number.isFinite(this.ringBytes) || this.ringBytes < 65536) {
       throw new SluiceError('INVALID_ARGUMENT', `ringBytes must be at least 65536, got ${this.ringBytes}`);
@@ -195,7 +201,7 @@ export class SluiceEngine {
     this.logger = options.logger;
     const clock = options.clock;
     this.clockFn = clock ? () => clock.now() : systemClock;
-    this.store = options.topicStore ?? new LocalTopicStore(this.dataDir);
+    this.store = options.topicStore ?? new LocalTopicStore(this.dataDir, this.nodeId);
     this.producerIds = options.producerIds ?? new LocalProducerIdManager(join(this.dataDir, 'meta'));
   }
 

@@ -23,16 +23,18 @@ export function validateTopicName(name: unknown): asserts name is string {
   }
 }
 
-/** A single node leads every partition, in epoch 0. */
-const LOCAL_LEADERSHIP: PartitionLeadership = Object.freeze({ leader: 0, leaderEpoch: 0 });
 
 export class LocalTopicStore implements TopicMetadataStore {
   readonly metaDir: string;
   private readonly topicsDir: string;
+  /** A single node leads every partition, in epoch 0. */
+  private readonly local: PartitionLeadership;
 
-  constructor(dataDir: string) {
+  /** `nodeId`: this node's id (broker.id), the leader of every partition. */
+  constructor(dataDir: string, nodeId = 0) {
     this.metaDir = join(dataDir, 'meta');
     this.topicsDir = join(this.metaDir, 'topics');
+    this.local = Object.freeze({ leader: nodeId, leaderEpoch: 0 });
   }
 
   async init(): Promise<void> {
@@ -75,6 +77,6 @@ export class LocalTopicStore implements TopicMetadataStore {
   }
 
   leadership(): PartitionLeadership {
-    return LOCAL_LEADERSHIP;
+    return this.local;
   }
 }

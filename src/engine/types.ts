@@ -48,6 +48,8 @@ export interface SluiceOptions {
    * fails the open with the file and byte; 'truncate' keeps the data before it and deletes the rest.
    */
   onCorruption?: CorruptionPolicy;
+  /** This node's id (Kafka's broker.id): with the local topic store, the leader of every partition. Default 0. */
+  nodeId?: number;
   /** Where topic records live. Default: files under `<dataDir>/meta/topics/` (`LocalTopicStore`). */
   topicStore?: TopicMetadataStore;
   /** Where producer ids come from. Default: files under `<dataDir>/meta/` (`LocalProducerIdManager`). */

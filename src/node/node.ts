@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { SluiceEngine } from '../engine/engine.js';
 import type { Logger, SluiceOptions } from '../engine/types.js';
+import { SluiceError } from '../errors.js';
 import type { OffsetsStore } from '../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../coordinator/group-coordinator.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../frontends/kafka/server.js';
@@ -22,7 +23,7 @@ export interface NodeOptions {
   engine: SluiceEngine | SluiceOptions;
   /** pino-shaped logger for the node's parts (the engine logs to the one in its own options). Default: silent. */
   logger?: Logger;
-  /** broker.id / node.id. Default 0. */
+  /** broker.id / node.id, the engine's `nodeId`. Default: the engine's (0 unless its options say). */
   brokerId?: number;
   /** Cluster id. Default: derived from the engine's data directory (stable across restarts). */
   clusterId?: string;
@@ -79,7 +80,11 @@ export class SluiceNode implements ObservedNode {
   static async start(options: NodeOptions): Promise<SluiceNode> {
     const logger = options.logger ?? SILENT;
     const given = options.engine instanceof SluiceEngine ? options.engine : null;
-    const engine = given ?? (await SluiceEngine.open(options.engine as SluiceOptions));
+    if (given !== null && options.brokerId !== undefined && options.brokerId !== given.nodeId) {
+      throw new SluiceError('INVALID_ARGUMENT', `brokerId ${options.brokerId} differs from the given engine's nodeId ${given.nodeId}`);
+    }
+    const engine =
+      given ?? (await SluiceEngine.open({ ...(options.engine as SluiceOptions), ...(options.brokerId !== undefined ? { nodeId: options.brokerId } : {}) }));
     // Closes what started so far, newest first.
     const undo: (() => Promise<void> | void)[] = [];
     if (given === null) undo.push(() => engine.close());
@@ -87,7 +92,7 @@ export class SluiceNode implements ObservedNode {
       for (const close of undo.reverse()) await close();
     };
     try {
-      const brokerId = options.brokerId ?? 0;
+      const brokerId = engine.nodeId;
       const clusterId = options.clusterId ?? defaultClusterId(engine.dataDir);
       const partitions = options.offsetsTopicPartitions ?? (given === null ? (options.engine as SluiceOptions).offsetsTopicPartitions : undefined);
       const offsets = options.offsetsStore ?? (await openOffsetsStore(engine, partitions));

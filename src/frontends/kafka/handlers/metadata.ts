@@ -72,13 +72,14 @@ async function describeForMetadata(ctx: BrokerContext, name: string, withIds: bo
     const topicId = withIds ? await ctx.topicIds.idOf(name) : ZERO_UUID;
     const partitions: MetadataResponsePartitionInput[] = [];
     for (let p = 0; p < count; p++) {
+      const { leader, leaderEpoch } = ctx.engine.leadership(name, p);
       partitions.push({
         errorCode: 0,
         partitionIndex: p,
-        leaderId: ctx.brokerId,
-        leaderEpoch: ctx.engine.leadership(name, p).leaderEpoch,
-        replicaNodes: [ctx.brokerId],
-        isrNodes: [ctx.brokerId],
+        leaderId: leader,
+        leaderEpoch,
+        replicaNodes: [leader],
+        isrNodes: [leader],
         offlineReplicas: [],
       });
     }
