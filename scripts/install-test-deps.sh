@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the real-client tests in test/clients/ need, from Debian's packages and the npm registry.
+# Installs what the real-client tests (test/clients/) and the cluster tests (test/cluster/) need, from Debian's
+# packages and the npm registry.
 # Idempotent: a second run finds everything in place and returns in a few seconds.
 #
 #   kcat                              Debian package (librdkafka 2.0.2 inside): test/clients/kcat.test.ts
+#   etcd-server                       Debian package (etcd 3.4, /usr/bin/etcd): the real etcd that test/etcd.ts
+#                                     starts for test/cluster/ (the cluster's metadata lives in etcd)
 #   @confluentinc/kafka-javascript    librdkafka binding (builds its bundled librdkafka from source,
 #                                     ~3 min on 2 cores): test/clients/librdkafka-binding.test.ts,
 #                                     bench/wire-librdkafka.ts. Installed with --no-save: it needs a C/C++
@@ -15,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CKJS_VERSION="1.10.1"
-APT_PACKAGES=(kcat g++ make python3 pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev)
+APT_PACKAGES=(kcat etcd-server g++ make python3 pkg-config libssl-dev zlib1g-dev libzstd-dev liblz4-dev)
 
 started=$(date +%s)
 log() { printf 'install-test-deps: %s\n' "$*"; }
@@ -39,6 +42,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   log "Debian packages already installed: ${APT_PACKAGES[*]}"
 fi
+log "etcd $(/usr/bin/etcd --version 2>/dev/null | sed -n 's/^etcd Version: //p')"
 log "kcat $(kcat -V 2>&1 | sed -n 's/^Version \([0-9.]*\).*librdkafka \([0-9.]*\).*/\1 (librdkafka \2)/p')"
 
 # --- librdkafka Node binding -----------------------------------------------------------------------
