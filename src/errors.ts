@@ -24,7 +24,8 @@ export type SluiceErrorCode =
   | 'CLOSED' // the engine (or a producer/consumer) was closed
   | 'STORAGE' // an I/O failure or on-disk corruption outside the recoverable tail
   | 'INVALID_ARGUMENT'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'METADATA_UNAVAILABLE'; // the metadata service (etcd) did not answer in time: nothing was decided, retry later
 
 export class SluiceError extends Error {
   readonly code: SluiceErrorCode;

@@ -49,6 +49,7 @@ export const ERROR_CODES = [
   'INVALID_TIMESTAMP',
   'INVALID_TXN_STATE',
   'NOT_ENOUGH_REPLICAS',
+  'METADATA_UNAVAILABLE',
 ] as const satisfies readonly SluiceErrorCode[];
 
 /** `true` only when ERROR_CODES lists every SluiceErrorCode; otherwise the type names the missing ones. */

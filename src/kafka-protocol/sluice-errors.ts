@@ -29,6 +29,10 @@ export const KAFKA_ERROR_CODES: Readonly<Record<SluiceErrorCode, number>> = {
   STORAGE: KafkaErrors.KAFKA_STORAGE_ERROR,
   INVALID_ARGUMENT: KafkaErrors.INVALID_REQUEST,
   TIMEOUT: KafkaErrors.REQUEST_TIMED_OUT,
+  // A KRaft broker forwards CreateTopics and friends to the controller quorum; when the quorum does not answer, the
+  // forwarded request times out and the client gets REQUEST_TIMED_OUT, which it retries. KAFKA_STORAGE_ERROR
+  // would say a log directory failed, which is not the case.
+  METADATA_UNAVAILABLE: KafkaErrors.REQUEST_TIMED_OUT,
 };
 
 /** The Kafka error code for anything thrown: a SluiceError by its code, anything else UNKNOWN_SERVER_ERROR. */
