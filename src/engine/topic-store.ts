@@ -23,6 +23,26 @@ export function validateTopicName(name: unknown): asserts name is string {
   }
 }
 
+/** A topic record as stored (the local files and the etcd kind use the same JSON). */
+export function topicRecordJson(r: TopicRecord): string {
+  return JSON.stringify({ name: r.name, topicId: r.topicId, partitions: r.partitions, configs: r.configs, internal: r.internal }, null, 1);
+}
+
+/** Parses a stored topic record; `where` names it in the STORAGE error a bad one gets. */
+export function parseTopicRecord(text: string, where: string): TopicRecord {
+  let r: TopicRecord;
+  try {
+    r = JSON.parse(text) as TopicRecord;
+  } catch (e) {
+    throw new SluiceError('STORAGE', `topic metadata ${where} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof r !== 'object' || r === null || typeof r.name !== 'string' || typeof r.topicId !== 'string' || !Number.isInteger(r.partitions) || r.partitions < 1) {
+    throw new SluiceError('STORAGE', `topic metadata ${where} is malformed`);
+  }
+  r.configs ??= {};
+  r.internal = r.internal === true;
+  return r;
+}
 
 export class LocalTopicStore implements TopicMetadataStore {
   readonly metaDir: string;
@@ -49,26 +69,13 @@ export class LocalTopicStore implements TopicMetadataStore {
         continue;
       }
       if (!f.endsWith('.json')) continue;
-      const text = await readFile(join(this.topicsDir, f), 'utf8');
-      let r: TopicRecord;
-      try {
-        r = JSON.parse(text) as TopicRecord;
-      } catch (e) {
-        throw new SluiceError('STORAGE', `topic metadata ${f} is not valid JSON: ${(e as Error).message}`);
-      }
-      if (typeof r.name !== 'string' || typeof r.topicId !== 'string' || !Number.isInteger(r.partitions) || r.partitions < 1) {
-        throw new SluiceError('STORAGE', `topic metadata ${f} is malformed`);
-      }
-      r.configs ??= {};
-      r.internal = r.internal === true;
-      out.push(r);
+      out.push(parseTopicRecord(await readFile(join(this.topicsDir, f), 'utf8'), f));
     }
     return out;
   }
 
   async save(r: TopicRecord): Promise<void> {
-    const body = JSON.stringify({ name: r.name, topicId: r.topicId, partitions: r.partitions, configs: r.configs, internal: r.internal }, null, 1);
-    await writeFileAtomicAsync(join(this.topicsDir, `${r.name}.json`), body);
+    await writeFileAtomicAsync(join(this.topicsDir, `${r.name}.json`), topicRecordJson(r));
   }
 
   async remove(name: string): Promise<void> {
