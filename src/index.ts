@@ -2,11 +2,12 @@
  * Sluice — a Kafka-compatible streaming log for Node.js.
  *
  * The package's public surface: `Sluice` (engine + embedded producer/consumer/offsets), the engine core,
- * the embedded clients, the coordinator pieces, the record layer (RecordBatch v2 codec), the storage
+ * the cluster's metadata in etcd, the embedded clients, the coordinator pieces, the record layer (RecordBatch v2 codec), the storage
  * layer's public types and config helpers, and the typed errors.
  */
 export { Sluice } from './sluice.js';
 export * from './engine/index.js';
+export * from './cluster/index.js';
 export * from './client/index.js';
 export { OffsetsStore } from './coordinator/offsets-store.js';
 export { GroupCoordinator } from './coordinator/group-coordinator.js';
