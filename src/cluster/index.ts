@@ -2,3 +2,4 @@
 export { DEFAULT_ETCD_PREFIX, DEFAULT_ETCD_REQUEST_TIMEOUT_MS, EtcdConnection, type EtcdConnectionOptions } from './etcd.js';
 export { EtcdTopicStore, type EtcdTopicStoreOptions } from './etcd-topic-store.js';
 export { DEFAULT_PRODUCER_ID_BLOCK_SIZE, EtcdProducerIdManager, type EtcdProducerIdManagerOptions } from './etcd-producer-ids.js';
+export { BrokerRegistration, DEFAULT_BROKER_SESSION_TIMEOUT_MS, type BrokerRegistrationOptions } from './broker-registration.js';

@@ -1,8 +1,9 @@
 /**
- * One Sluice node, assembled in one place (as Kafka's BrokerServer does): the engine, the node's identity,
- * the committed-offsets store and group coordinator, then the Kafka frontend on top, then the metrics
- * endpoint. Parts start in that order and close in the reverse one; a part that fails to start closes the
- * ones before it. `sluice start` and the in-process tests build their broker here.
+ * One Sluice node, assembled in one place (as Kafka's BrokerServer does): with `etcd`, the etcd connection and
+ * the broker's registration first; then the engine, the node's identity, the committed-offsets store and group
+ * coordinator, then the Kafka frontend on top, then the metrics endpoint. Parts start in that order and close in
+ * the reverse one; a part that fails to start closes the ones before it. `sluice start` and the in-process tests
+ * build their broker here.
  */
 import { createHash } from 'node:crypto';
 import { SluiceEngine } from '../engine/engine.js';
@@ -12,6 +13,10 @@ import type { OffsetsStore } from '../coordinator/offsets-store.js';
 import type { GroupCoordinator } from '../coordinator/group-coordinator.js';
 import { startKafkaServer, type KafkaServer, type KafkaServerOptions } from '../frontends/kafka/server.js';
 import type { MetricsServer, SluiceMetrics } from '../metrics/prometheus.js';
+import { BrokerRegistration } from '../cluster/broker-registration.js';
+import { EtcdConnection, type EtcdConnectionOptions } from '../cluster/etcd.js';
+import { EtcdProducerIdManager } from '../cluster/etcd-producer-ids.js';
+import { EtcdTopicStore } from '../cluster/etcd-topic-store.js';
 import { createGroupCoordinator, groupConfigEntries, openOffsetsStore, type GroupSettings } from './groups.js';
 import { NodeObservers, type FrontendCounters, type NodeObserver, type ObservedNode } from '../frontends/observer.js';
 
@@ -37,6 +42,18 @@ export interface NodeOptions {
   kafka?: KafkaListenerOptions;
   /** Serve Prometheus metrics at http://host:port/metrics (port 0 picks a free one; host default '127.0.0.1'). */
   metrics?: { host?: string; port: number };
+  /**
+   * Keep the metadata in etcd (sluice.etcd.endpoints / sluice.etcd.prefix): the node connects, registers as
+   * `<prefix>/brokers/<brokerId>` under a lease (`sessionTimeoutMs`, broker.session.timeout.ms), and opens its
+   * engine with the etcd topic store and producer ids. Needs engine options (not an open engine). This slice runs
+   * one broker per prefix: another live broker under it refuses the start. Omitted: local files, no etcd.
+   */
+  etcd?: EtcdNodeOptions;
+}
+
+export interface EtcdNodeOptions extends EtcdConnectionOptions {
+  /** The registration lease's TTL (broker.session.timeout.ms), rounded up to seconds. Default 9000. */
+  sessionTimeoutMs?: number;
 }
 
 const SILENT: Logger = {
@@ -69,6 +86,9 @@ export class SluiceNode implements ObservedNode {
     /** The counters of each running frontend. */
     readonly frontends: readonly FrontendCounters[],
     private readonly owns: { engine: boolean; offsets: boolean },
+    /** The etcd connection and registration, when the node keeps its metadata in etcd. */
+    private readonly cluster: { etcd: EtcdConnection; registration: BrokerRegistration } | null,
+    private readonly logger: Logger,
   ) {}
 
   /** Adds callbacks every frontend reports into (requests, produced and fetched data); returns their remover. */
@@ -83,14 +103,45 @@ export class SluiceNode implements ObservedNode {
     if (given !== null && options.brokerId !== undefined && options.brokerId !== given.nodeId) {
       throw new SluiceError('INVALID_ARGUMENT', `brokerId ${options.brokerId} differs from the given engine's nodeId ${given.nodeId}`);
     }
-    const engine =
-      given ?? (await SluiceEngine.open({ ...(options.engine as SluiceOptions), ...(options.brokerId !== undefined ? { nodeId: options.brokerId } : {}) }));
+    if (given !== null && options.etcd !== undefined) {
+      throw new SluiceError('INVALID_ARGUMENT', 'a node with etcd opens its own engine: pass engine options, not an open engine');
+    }
     // Closes what started so far, newest first.
     const undo: (() => Promise<void> | void)[] = [];
-    if (given === null) undo.push(() => engine.close());
     const rollback = async (): Promise<void> => {
       for (const close of undo.reverse()) await close();
     };
+    let cluster: { etcd: EtcdConnection; registration: BrokerRegistration } | null = null;
+    let engine: SluiceEngine;
+    try {
+      let stores: Pick<SluiceOptions, 'topicStore' | 'producerIds'> = {};
+      if (options.etcd !== undefined) {
+        const { sessionTimeoutMs, ...connection } = options.etcd;
+        const nodeId = options.brokerId ?? (options.engine as SluiceOptions).nodeId ?? 0;
+        const etcd = await EtcdConnection.connect(connection);
+        undo.push(() => etcd.close());
+        const registration = await BrokerRegistration.register(etcd, {
+          brokerId: nodeId,
+          ...(sessionTimeoutMs !== undefined ? { sessionTimeoutMs } : {}),
+          onLost: (err) => logger.error({ err, key: etcd.key('brokers', String(nodeId)) }, 'lost the broker registration in etcd (lease expired); serving on'),
+        });
+        undo.push(() => closeRegistration(registration, logger));
+        cluster = { etcd, registration };
+        stores = { topicStore: new EtcdTopicStore(etcd, { nodeId }), producerIds: new EtcdProducerIdManager(etcd) };
+        logger.info({ endpoints: etcd.endpoints, key: registration.key, ttlSeconds: registration.ttlSeconds }, 'registered in etcd');
+      }
+      engine =
+        given ??
+        (await SluiceEngine.open({
+          ...(options.engine as SluiceOptions),
+          ...(options.brokerId !== undefined ? { nodeId: options.brokerId } : {}),
+          ...stores,
+        }));
+    } catch (e) {
+      await rollback();
+      throw e;
+    }
+    if (given === null) undo.push(() => engine.close());
     try {
       const brokerId = engine.nodeId;
       const clusterId = options.clusterId ?? defaultClusterId(engine.dataDir);
@@ -132,14 +183,17 @@ export class SluiceNode implements ObservedNode {
       return new SluiceNode(engine, brokerId, clusterId, offsets, groups, kafka, metricsServer, metrics, observers, frontends, {
         engine: given === null,
         offsets: options.offsetsStore === undefined,
-      });
+      }, cluster, logger);
     } catch (e) {
       await rollback();
       throw e;
     }
   }
 
-  /** Closes the parts in reverse order: metrics, frontends, group coordinator, offsets store, engine (the ones the node opened). */
+  /**
+   * Closes the parts in reverse order: metrics, frontends, group coordinator, offsets store, engine (the ones the
+   * node opened), then the etcd registration (its lease revoked) and the etcd connection.
+   */
   close(): Promise<void> {
     this.closed ??= (async () => {
       await this.metricsServer?.close();
@@ -148,8 +202,21 @@ export class SluiceNode implements ObservedNode {
       this.groups.close();
       if (this.owns.offsets) await this.offsets.close();
       if (this.owns.engine) await this.engine.close();
+      if (this.cluster !== null) {
+        await closeRegistration(this.cluster.registration, this.logger);
+        this.cluster.etcd.close();
+      }
     })();
     return this.closed;
+  }
+}
+
+/** Revokes the registration; if etcd does not answer, the lease expires by itself after its TTL (logged). */
+async function closeRegistration(registration: BrokerRegistration, logger: Logger): Promise<void> {
+  try {
+    await registration.revoke();
+  } catch (err) {
+    logger.warn({ err, key: registration.key }, `could not revoke the broker registration in etcd; it expires after ${registration.ttlSeconds} s`);
   }
 }
 
