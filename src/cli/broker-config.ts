@@ -78,6 +78,13 @@ export const BROKER_CONFIG_KEYS: Readonly<Record<string, KeyDef>> = {
   'sluice.ring.bytes': { kind: 'int', default: '8388608', doc: 'Bytes of each owner\'s shared-memory append ring.', min: 65536 },
   'sluice.log.on.corruption': { kind: 'string', default: 'refuse', doc: 'Invalid data found at start in a segment before a partition\'s last one: refuse (name file and byte, do not start) or truncate (keep the data before it, delete the rest). `sluice verify DIR` lists every problem.' },
   'sluice.metrics.port': { kind: 'int', default: null, doc: 'Port of the Prometheus endpoint (GET /metrics on the listener\'s host); unset = off, 0 = any free port.', min: 0 },
+  'sluice.etcd.endpoints': {
+    kind: 'string',
+    default: null,
+    doc: 'etcd client URLs, comma-separated (`http://127.0.0.1:2379`; `--etcd`): topics and producer ids are kept in etcd and the broker registers there under broker.id. Unset or empty = one node with local metadata files, no etcd. For now ONE broker per sluice.etcd.prefix: a start refuses while another live broker is registered under it (the controller and replication come in later releases).',
+  },
+  'sluice.etcd.prefix': { kind: 'string', default: '/sluice', doc: 'Key prefix of this cluster in etcd (several clusters can share one etcd); starts with `/`.' },
+  'broker.session.timeout.ms': { kind: 'int', default: '9000', doc: 'With etcd: TTL of the broker\'s registration lease (rounded up to seconds); a broker killed without stopping is gone from etcd after this long. No effect without etcd.', min: 1 },
 };
 
 /**
@@ -94,7 +101,7 @@ const WITHOUT_EFFECT: Readonly<Record<string, readonly string[]>> = {
     'process.roles', 'controller.quorum.voters', 'controller.quorum.bootstrap.servers',
     'controller.quorum.election.timeout.ms', 'controller.quorum.fetch.timeout.ms', 'controller.quorum.request.timeout.ms',
     'metadata.log.dir', 'metadata.log.segment.bytes', 'metadata.max.retention.bytes', 'metadata.max.retention.ms',
-    'initial.broker.registration.timeout.ms', 'broker.heartbeat.interval.ms', 'broker.session.timeout.ms',
+    'initial.broker.registration.timeout.ms', 'broker.heartbeat.interval.ms',
     'security.inter.broker.protocol',
   ],
   'threads and socket buffers: Sluice sizes its own (sluice.owner.threads)': [
@@ -195,6 +202,10 @@ export interface BrokerConfig {
   ringBytes: number;
   /** Port of the Prometheus /metrics endpoint (on the listener's host); null = no endpoint. */
   metricsPort: number | null;
+  /** sluice.etcd.endpoints / sluice.etcd.prefix: metadata in etcd; null = local files, no etcd. */
+  etcd: { endpoints: string[]; prefix: string } | null;
+  /** broker.session.timeout.ms: the etcd registration lease's TTL. */
+  brokerSessionTimeoutMs: number;
   /** sluice.log.on.corruption: what starting does about invalid data before a partition's last segment. */
   onCorruption: CorruptionPolicy;
   group: { initialRebalanceDelayMs: number; minSessionTimeoutMs: number; maxSessionTimeoutMs: number };
@@ -345,6 +356,13 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
   const metricsPort = set['sluice.metrics.port'] !== undefined ? num('sluice.metrics.port') : null;
   if (metricsPort !== null && metricsPort > 65535) throw new ConfigError('sluice.metrics.port', `port ${metricsPort} is out of range`);
 
+  const etcdEndpoints = (get('sluice.etcd.endpoints') ?? '').split(',').map((e) => e.trim()).filter(Boolean);
+  for (const e of etcdEndpoints) {
+    if (!/^https?:\/\/[^/\s]+\/?$/.test(e)) throw new ConfigError('sluice.etcd.endpoints', `"${e}" is not an http(s)://host:port URL`);
+  }
+  const etcdPrefix = get('sluice.etcd.prefix')!;
+  if (!etcdPrefix.startsWith('/') || /\s/.test(etcdPrefix)) throw new ConfigError('sluice.etcd.prefix', `expected a key prefix starting with "/", got "${etcdPrefix}"`);
+
   const queuedMaxRequestBytes = num('queued.max.request.bytes');
   if (queuedMaxRequestBytes > 0 && queuedMaxRequestBytes < num('socket.request.max.bytes')) {
     throw new ConfigError('queued.max.request.bytes', `must be at least socket.request.max.bytes (${num('socket.request.max.bytes')}), or -1 for unbounded; got ${queuedMaxRequestBytes}`);
@@ -377,6 +395,8 @@ export function resolveBrokerConfig(...sources: Record<string, string>[]): Broke
     ownerThreads: set['sluice.owner.threads'] ? num('sluice.owner.threads') : Math.max(1, availableParallelism()),
     ringBytes: num('sluice.ring.bytes'),
     metricsPort,
+    etcd: etcdEndpoints.length > 0 ? { endpoints: etcdEndpoints, prefix: etcdPrefix } : null,
+    brokerSessionTimeoutMs: num('broker.session.timeout.ms'),
     onCorruption,
     group: { initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'), minSessionTimeoutMs: minSession, maxSessionTimeoutMs: maxSession },
     topicDefaults,

@@ -1,4 +1,4 @@
-/** `sluice start`: a single-node Kafka-compatible broker on an embedded engine. */
+/** `sluice start`: a Kafka-compatible broker on an embedded engine; its metadata in local files, or in etcd with --etcd. */
 import { resolve } from 'node:path';
 import pino from 'pino';
 import type { CommandDef } from './command.js';
@@ -8,7 +8,7 @@ import { KAFKA_KEYS_WITHOUT_EFFECT, configFromEnv, readPropertiesFile, resolveBr
 export const startCommand: CommandDef = {
   name: 'start',
   summary: 'Run a single-node broker that Kafka clients can use unchanged.',
-  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--config FILE] [--metrics-port PORT] [--on-corruption refuse|truncate]',
+  usage: 'sluice start [--port PORT] [--host HOST] [--data-dir DIR] [--broker-id ID] [--etcd URLS] [--config FILE] [--metrics-port PORT] [--on-corruption refuse|truncate]',
   details:
     'Settings come from, in order of precedence: flags, SLUICE_CFG_* environment variables\n' +
     '(SLUICE_CFG_LOG_RETENTION_HOURS=1 sets log.retention.hours; other SLUICE_* variables are not read),\n' +
@@ -19,11 +19,16 @@ export const startCommand: CommandDef = {
     'Every partition is checked as it opens; a torn tail of its last segment is cut and logged. Invalid data\n' +
     'in an earlier segment refuses to start, naming file and byte: `sluice verify DIR` lists every problem\n' +
     '(read-only), and --on-corruption truncate starts anyway, keeping the data before the first bad batch of\n' +
-    'that partition and deleting the rest (logged).',
+    'that partition and deleting the rest (logged).\n' +
+    'With --etcd (sluice.etcd.endpoints) topics and producer ids live in etcd under sluice.etcd.prefix, and the\n' +
+    'broker registers there as broker.id under a lease (broker.session.timeout.ms). For now one broker per prefix:\n' +
+    'the start refuses while another live broker is registered under it (replication comes in later releases).',
   options: [
     { name: 'port', type: 'string', short: 'p', value: 'PORT', description: 'TCP port to listen on', default: '9092' },
     { name: 'host', type: 'string', value: 'HOST', description: 'Address to listen on', default: '127.0.0.1' },
     { name: 'data-dir', type: 'string', short: 'd', value: 'DIR', description: 'Where topics are stored (log.dirs)', default: './sluice-data' },
+    { name: 'broker-id', type: 'string', value: 'ID', description: 'This broker\'s id (broker.id)', default: '0' },
+    { name: 'etcd', type: 'string', value: 'URLS', description: 'Keep the metadata in etcd at these comma-separated http(s) URLs (sluice.etcd.endpoints); unset = local files' },
     { name: 'config', type: 'string', short: 'c', value: 'FILE', description: 'Broker properties file with Kafka key names' },
     { name: 'metrics-port', type: 'string', value: 'PORT', description: 'Serve Prometheus metrics at http://HOST:PORT/metrics (sluice.metrics.port)' },
     { name: 'on-corruption', type: 'string', value: 'POLICY', description: 'Invalid data before a partition\'s last segment: refuse to start, or truncate there (sluice.log.on.corruption)', default: 'refuse' },
@@ -43,6 +48,14 @@ export const startCommand: CommandDef = {
       flags['listeners'] = `${base.listenerName}://${h.includes(':') ? `[${h}]` : h}:${port ?? base.port}`;
     }
     if (typeof values['data-dir'] === 'string') flags['log.dirs'] = values['data-dir'];
+    const brokerIdFlag = values['broker-id'];
+    if (typeof brokerIdFlag === 'string') {
+      if (!/^\d+$/.test(brokerIdFlag)) throw new UsageError(`--broker-id expects a non-negative number, got "${brokerIdFlag}"`);
+      flags['broker.id'] = brokerIdFlag;
+      // node.id (KRaft's name) wins over broker.id in the file or environment; the flag wins over both
+      if (file['node.id'] !== undefined || env['node.id'] !== undefined) flags['node.id'] = brokerIdFlag;
+    }
+    if (typeof values['etcd'] === 'string') flags['sluice.etcd.endpoints'] = values['etcd'];
     const metricsPortFlag = values['metrics-port'];
     if (typeof metricsPortFlag === 'string') {
       if (!/^\d+$/.test(metricsPortFlag)) throw new UsageError(`--metrics-port expects a number, got "${metricsPortFlag}"`);
@@ -102,9 +115,11 @@ export const startCommand: CommandDef = {
         brokerConfig: cfg.entries,
       },
       ...(cfg.metricsPort !== null ? { metrics: { host: cfg.host, port: cfg.metricsPort } } : {}),
+      ...(cfg.etcd !== null ? { etcd: { endpoints: cfg.etcd.endpoints, prefix: cfg.etcd.prefix, sessionTimeoutMs: cfg.brokerSessionTimeoutMs } } : {}),
     });
     const { host: boundHost, port: boundPort } = node.kafka!.address;
-    stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir})\n`);
+    const where = cfg.etcd !== null ? `, metadata in etcd ${cfg.etcd.endpoints.join(',')} under ${cfg.etcd.prefix}, broker.id ${node.brokerId}` : '';
+    stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir}${where})\n`);
 
     return await new Promise<number>((resolveExit) => {
       let stopping = false;
