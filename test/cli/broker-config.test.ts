@@ -88,3 +88,15 @@ test('sluice.log.on.corruption: refuse by default, truncate on request, nothing 
   assert.equal(resolveBrokerConfig(configFromEnv({ SLUICE_CFG_SLUICE_LOG_ON_CORRUPTION: 'truncate' })).onCorruption, 'truncate');
   assert.throws(() => resolveBrokerConfig({ 'sluice.log.on.corruption': 'ignore' }), (e: unknown) => e instanceof ConfigError && e.key === 'sluice.log.on.corruption');
 });
+
+test('sluice.etcd.*: unset or empty = no etcd; http(s) URLs, comma-separated; prefix /sluice by default; broker.session.timeout.ms 9000', () => {
+  assert.equal(resolveBrokerConfig().etcd, null);
+  assert.equal(resolveBrokerConfig({ 'sluice.etcd.endpoints': ' ' }).etcd, null);
+  assert.equal(resolveBrokerConfig().brokerSessionTimeoutMs, 9000);
+  assert.deepEqual(resolveBrokerConfig({ 'sluice.etcd.endpoints': 'http://a:2379, https://b:2379' }).etcd, { endpoints: ['http://a:2379', 'https://b:2379'], prefix: '/sluice' });
+  assert.deepEqual(resolveBrokerConfig(configFromEnv({ SLUICE_CFG_SLUICE_ETCD_ENDPOINTS: 'http://e:1', SLUICE_CFG_SLUICE_ETCD_PREFIX: '/c2' })).etcd, { endpoints: ['http://e:1'], prefix: '/c2' });
+  assert.throws(() => resolveBrokerConfig({ 'sluice.etcd.endpoints': 'e:2379' }), (e: unknown) => e instanceof ConfigError && e.key === 'sluice.etcd.endpoints');
+  assert.throws(() => resolveBrokerConfig({ 'sluice.etcd.endpoints': 'http://e:1', 'sluice.etcd.prefix': 'c2' }), (e: unknown) => e instanceof ConfigError && e.key === 'sluice.etcd.prefix');
+  assert.throws(() => resolveBrokerConfig({ 'broker.session.timeout.ms': '0' }), (e: unknown) => e instanceof ConfigError && e.key === 'broker.session.timeout.ms');
+  assert.deepEqual(resolveBrokerConfig({ 'broker.session.timeout.ms': '2000' }).ignoredKeys, []);
+});
