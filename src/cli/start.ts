@@ -119,8 +119,8 @@ export const startCommand: CommandDef = {
     });
     const { host: boundHost, port: boundPort } = node.kafka!.address;
     const where = cfg.etcd !== null ? `, metadata in etcd ${cfg.etcd.endpoints.join(',')} under ${cfg.etcd.prefix}, broker.id ${node.brokerId}` : '';
-    stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir}${where})\n`);
-
+    // The handlers go in before the ready line: a supervisor may signal as soon as it reads it, and until a
+    // handler is installed SIGTERM's default action kills the process without a clean close.
     return await new Promise<number>((resolveExit) => {
       let stopping = false;
       const stop = (signal: string): void => {
@@ -140,6 +140,7 @@ export const startCommand: CommandDef = {
       };
       process.once('SIGINT', () => stop('SIGINT'));
       process.once('SIGTERM', () => stop('SIGTERM'));
+      stdout.write(`sluice: listening on ${boundHost}:${boundPort} (data in ${dataDir}${where})\n`);
     });
   },
 };

@@ -154,14 +154,16 @@ describe('sluice start --etcd', { skip }, () => {
     assert.match(same.stderr, /^sluice start: broker\.id 1 is already registered in etcd by a live broker/);
 
     const elsewhere = await start(`/t-${randomUUID()}`, 2);
-    assert.equal((await elsewhere.proc.stop()).code, 0);
+    const stoppedElsewhere = await elsewhere.proc.stop();
+    assert.equal(stoppedElsewhere.code, 0, `${stoppedElsewhere.code} ${elsewhere.proc.child.signalCode}: ${stoppedElsewhere.stderr}`);
 
     // killed without stopping: the registration stays until its lease's TTL (2 s) passes, then a broker starts
     await first.proc.stop('SIGKILL');
     const goneAfter = await waitGone(`${prefix}/brokers/1`, 6000);
     assert.ok(goneAfter >= 500, `the registration outlived the kill for a while (${goneAfter} ms)`);
     const next = await start(prefix, 2);
-    assert.equal((await next.proc.stop()).code, 0);
+    const stopped = await next.proc.stop();
+    assert.equal(stopped.code, 0, `${stopped.code} ${next.proc.child.signalCode}: ${stopped.stderr}`);
   });
 
   test('etcd not there, or silent: one line, non-zero exit, within the bound', async () => {
